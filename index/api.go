@@ -1,0 +1,57 @@
+// Package index is chatfs's local knowledge of remote files, kept in badger:
+// a record per file, the by-name map, and the durable upload queue.
+package index
+
+import (
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned when a record does not exist.
+var ErrNotFound = errors.New("index: not found")
+
+// ErrLocked is returned by Open when another process holds the directory.
+var ErrLocked = errors.New("index: state directory is in use by another chatfs")
+
+// File is what chatfs knows of one remote file.
+type File struct {
+	App         string // the app's name as configured
+	UUID        string
+	Ino         uint64 // stable inode number, assigned by Put; Ino+1 is the .thumb, Ino+2 the by-name link
+	Name        string // original file name; empty when unknown (looked up by uuid)
+	LinkName    string // unique name in by-name/, assigned by Put from Name
+	ShareSecret string
+	URL         string // uri + "/" + uuid
+	Size        int64  // -1 when unknown
+	MIME        string
+	Uploaded    time.Time
+	Expires     time.Time
+	HasThumb    bool   // the server has a thumbnail (images)
+	ThumbUUID   string // for videos: the separately uploaded thumbnail image
+	ThumbSecret string
+	Expired     bool // the server answered file_expired
+}
+
+// UploadState is the state of an outbox entry.
+type UploadState string
+
+// Upload states, as shown in the user.chatfs.state xattr.
+const (
+	Waiting   UploadState = "waiting"
+	Uploading UploadState = "uploading"
+	Failed    UploadState = "failed"
+	Done      UploadState = "done" // uploaded and recorded; staged bytes not yet moved to the cache
+)
+
+// Upload is one entry of the durable upload queue, keyed by (App, Path).
+type Upload struct {
+	App       string
+	Path      string // slash-separated path relative to the app's upload/ directory
+	State     UploadState
+	Error     string    // reason of the last failure
+	Permanent bool      // the failure will not go away by retrying
+	Attempts  int       // failed attempts so far
+	NotBefore time.Time // a waiting entry is not claimed before this time
+	UUID      string    // set with Done
+	Updated   time.Time
+}

@@ -1,0 +1,104 @@
+// Package remote is the client for the chatfiles REST API of Agora Chat,
+// Shengwang IM and Easemob.
+//
+// Model: one Client per app. Every non-2xx answer becomes an *Error that
+// carries the HTTP status and the server's `error` / `error_description`;
+// callers classify errors with the predicates in errors.go (IsNotExist,
+// IsRetryable, ...), never by matching text. Transient failures are retried
+// with exponential backoff and jitter, bounded in attempts and total time.
+// Calls are paced by a client-side limiter kept under the service's
+// 100 calls/s per app.
+package remote
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Endpoint names one app on one deployment. Exactly one of AppID or the
+// Org/App pair is set.
+type Endpoint struct {
+	BaseURL string // scheme://host[:port], no trailing slash needed
+	AppID   string // Shengwang IM: {base}/app-id/{AppID}
+	Org     string // Agora Chat / Easemob: {base}/{Org}/{App}
+	App     string
+}
+
+// TokenSource supplies app tokens. Implementations are safe for concurrent use.
+type TokenSource interface {
+	// Token returns the token to send now.
+	Token(ctx context.Context) (string, error)
+	// Renew is called once after the server refused token bad with 401. It
+	// returns a token to retry with (re-read or regenerated), or an error
+	// when no better token is available.
+	Renew(ctx context.Context, bad string) (string, error)
+}
+
+// RetryPolicy bounds retries of transient failures. Zero fields take defaults.
+type RetryPolicy struct {
+	MaxAttempts    int           // total attempts including the first; default 5
+	InitialBackoff time.Duration // default 200ms
+	MaxBackoff     time.Duration // default 5s
+	MaxElapsed     time.Duration // give up after this much time; default 30s
+}
+
+// Options configure a Client. Zero fields take defaults.
+type Options struct {
+	Endpoint Endpoint
+	Tokens   TokenSource
+	Retry    RetryPolicy
+	// RateLimit is the number of calls per second allowed, per kind of call
+	// (uploads and downloads are limited separately, as the service does).
+	// Default 90. Negative disables the limiter (tests only).
+	RateLimit float64
+	// Timeouts: TCP connect, waiting for response headers, and the longest
+	// pause allowed between two reads of a response body.
+	ConnectTimeout  time.Duration // default 10s
+	HeaderTimeout   time.Duration // default 30s
+	IdleBodyTimeout time.Duration // default 30s
+	// Transport, if set, replaces the default transport (tests, proxies).
+	Transport http.RoundTripper
+	Logger    *slog.Logger
+	UserAgent string
+}
+
+// UploadRequest describes one file to upload. The body is read from File,
+// from offset 0 to Size, and streamed; it is read again from the start on a
+// retry, so File must not change during the call.
+type UploadRequest struct {
+	Name        string // sent as the multipart file name
+	File        io.ReaderAt
+	Size        int64
+	Restrict    bool // send restrict-access: true
+	ThumbWidth  int  // thumbnail-width header when > 0
+	ThumbHeight int  // thumbnail-height header when > 0
+}
+
+// UploadResult is the server's answer to an upload.
+type UploadResult struct {
+	UUID        string
+	ShareSecret string // empty when the file is not restricted
+	URI         string // the chatfiles URI; the file's URL is URI + "/" + UUID
+	Timestamp   time.Time
+}
+
+// DownloadRequest asks for a file, or its thumbnail, from Offset on.
+type DownloadRequest struct {
+	UUID        string
+	ShareSecret string
+	Thumbnail   bool
+	Offset      int64 // Range is sent when > 0
+}
+
+// Download is an open download. Body yields the file's bytes from Offset.
+// A body that ends before the advertised length returns an error
+// (io.ErrUnexpectedEOF), never a short success.
+type Download struct {
+	Body        io.ReadCloser
+	Offset      int64 // request's Offset if the server honoured Range, else 0
+	Size        int64 // the whole file's size, -1 when unknown
+	ContentType string
+}
