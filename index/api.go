@@ -1,5 +1,11 @@
 // Package index is chatfs's local knowledge of remote files, kept in badger:
 // a record per file, the by-name map, and the durable upload queue.
+//
+// Everything is keyed by app (the configured app name, any bytes but NUL)
+// and then by uuid, link name or upload path. Each method is one badger
+// transaction, rerun when it conflicts with a concurrent one, so a DB is
+// safe for concurrent use without locks of its own (see DB). Open takes
+// the state directory for the life of the DB (see Open).
 package index
 
 import (
@@ -7,10 +13,11 @@ import (
 	"time"
 )
 
-// ErrNotFound is returned when a record does not exist.
+// ErrNotFound is returned when a record or queue entry does not exist.
 var ErrNotFound = errors.New("index: not found")
 
-// ErrLocked is returned by Open when another process holds the directory.
+// ErrLocked is returned (wrapped, naming the directory) by Open when
+// another process, or another DB in this process, holds the directory.
 var ErrLocked = errors.New("index: state directory is in use by another chatfs")
 
 // File is what chatfs knows of one remote file.
@@ -53,5 +60,5 @@ type Upload struct {
 	Attempts  int       // failed attempts so far
 	NotBefore time.Time // a waiting entry is not claimed before this time
 	UUID      string    // set with Done
-	Updated   time.Time
+	Updated   time.Time // when the entry last changed (from Options.Now, or Claim's now)
 }

@@ -1,0 +1,220 @@
+package index
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Inode numbers: each file gets four consecutive numbers starting at
+// inoBase + 4*n, n from a persisted badger.Sequence: Ino for files/<uuid>,
+// Ino+1 for files/<uuid>.thumb, Ino+2 for the by-name link, Ino+3 spare. The
+// sequence leases numbers in blocks, so a crash leaves a gap, never a reuse.
+const (
+	inoBase = 1 << 40
+	inoStep = 4
+)
+
+func (db *DB) allocIno() (uint64, error) {
+	n, err := db.inoSeq.Next()
+	if err != nil {
+		return 0, err
+	}
+	return inoBase + inoStep*n, nil
+}
+
+// Put inserts or updates the record of f.App/f.UUID. A new record gets a
+// fresh Ino; a record that has no LinkName gets one from Name (see the link
+// name rules in names.go). An existing record keeps its Ino and LinkName
+// whatever f holds; every other field is replaced by f's. On success f.Ino
+// and f.LinkName hold the stored values.
+func (db *DB) Put(f *File) error {
+	if err := checkFile(f); err != nil {
+		return err
+	}
+	var stored File
+	err := db.update(func(txn *badger.Txn) error {
+		var err error
+		stored, err = db.putFile(txn, *f)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("index: put %s/%s: %w", f.App, f.UUID, err)
+	}
+	f.Ino, f.LinkName = stored.Ino, stored.LinkName
+	return nil
+}
+
+func checkFile(f *File) error {
+	if err := checkApp(f.App); err != nil {
+		return err
+	}
+	return checkPart("uuid", f.UUID)
+}
+
+// putFile is Put inside txn; it returns the record as stored.
+func (db *DB) putFile(txn *badger.Txn, f File) (File, error) {
+	key := appKey(pfxFile, f.App, f.UUID)
+	var old File
+	switch err := getJSON(txn, key, &old); {
+	case err == nil:
+		f.Ino, f.LinkName = old.Ino, old.LinkName
+	case errors.Is(err, ErrNotFound):
+		ino, err := db.allocIno()
+		if err != nil {
+			return File{}, err
+		}
+		f.Ino, f.LinkName = ino, ""
+	default:
+		return File{}, err
+	}
+	if f.LinkName == "" && f.Name != "" {
+		name, err := assignLinkName(txn, f.App, f.Name, f.UUID)
+		if err != nil {
+			return File{}, err
+		}
+		f.LinkName = name
+	}
+	b, err := marshal(&f)
+	if err != nil {
+		return File{}, err
+	}
+	return f, txn.Set(key, b)
+}
+
+// Get returns the record of app/uuid, or ErrNotFound.
+func (db *DB) Get(app, uuid string) (File, error) {
+	var f File
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		return getJSON(txn, appKey(pfxFile, app, uuid), &f)
+	})
+	return f, err
+}
+
+// List calls fn for every record of app in uuid order, stopping at the
+// first error fn returns (which List returns). Records are decoded one at a
+// time from a read snapshot taken when List starts, so memory does not grow
+// with the number of records.
+func (db *DB) List(app string, fn func(File) error) error {
+	if err := checkApp(app); err != nil {
+		return err
+	}
+	return db.scan(appPrefix(pfxFile, app, false), func(_, v []byte) error {
+		var f File
+		if err := unmarshal(v, &f); err != nil {
+			return err
+		}
+		return fn(f)
+	})
+}
+
+// Count returns how many records app has. It reads keys only.
+func (db *DB) Count(app string) (int, error) {
+	if err := checkApp(app); err != nil {
+		return 0, err
+	}
+	n := 0
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		o := badger.DefaultIteratorOptions
+		o.PrefetchValues = false
+		o.Prefix = appPrefix(pfxFile, app, false)
+		it := txn.NewIterator(o)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// scan calls fn with each key and value under prefix, in key order, inside
+// one read snapshot. Key and value are valid only during the call.
+func (db *DB) scan(prefix []byte, fn func(k, v []byte) error) error {
+	return db.bdb.View(func(txn *badger.Txn) error {
+		o := badger.DefaultIteratorOptions
+		o.PrefetchValues = false
+		o.Prefix = prefix
+		it := txn.NewIterator(o)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			if err := item.Value(func(v []byte) error { return fn(item.Key(), v) }); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Forget removes the record of app/uuid and frees its link name. It
+// returns ErrNotFound when there is no such record.
+func (db *DB) Forget(app, uuid string) error {
+	return db.update(func(txn *badger.Txn) error {
+		key := appKey(pfxFile, app, uuid)
+		var f File
+		if err := getJSON(txn, key, &f); err != nil {
+			return err
+		}
+		if err := dropLinkName(txn, app, f.LinkName, uuid); err != nil {
+			return err
+		}
+		return txn.Delete(key)
+	})
+}
+
+// MarkExpired records that the server answered file_expired for app/uuid.
+// It returns ErrNotFound when there is no such record.
+func (db *DB) MarkExpired(app, uuid string) error {
+	return db.update(func(txn *badger.Txn) error {
+		key := appKey(pfxFile, app, uuid)
+		var f File
+		if err := getJSON(txn, key, &f); err != nil {
+			return err
+		}
+		if f.Expired {
+			return nil
+		}
+		f.Expired = true
+		b, err := marshal(&f)
+		if err != nil {
+			return err
+		}
+		return txn.Set(key, b)
+	})
+}
+
+// LookupName returns the record shown as by-name/<name> in app, or
+// ErrNotFound.
+func (db *DB) LookupName(app, name string) (File, error) {
+	var f File
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(appKey(pfxName, app, name))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		uuid, err := item.ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		return getJSON(txn, appKey(pfxFile, app, string(uuid)), &f)
+	})
+	return f, err
+}
+
+// ListNames calls fn with every link name of app and the uuid it points to,
+// in byte order of the names, from one read snapshot, stopping at the first
+// error fn returns.
+func (db *DB) ListNames(app string, fn func(name, uuid string) error) error {
+	if err := checkApp(app); err != nil {
+		return err
+	}
+	prefix := appPrefix(pfxName, app, false)
+	return db.scan(prefix, func(k, v []byte) error {
+		return fn(string(k[len(prefix):]), string(v))
+	})
+}

@@ -1,0 +1,346 @@
+package index
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// The upload queue holds one entry per (App, Path) under q/. Each Waiting
+// entry also has a key under w/ that sorts by the time it became claimable —
+// the later of when it was (re)queued and its NotBefore — so Claim and
+// NextWake read a single key instead of scanning the queue. Entries are
+// claimed oldest first in that order, across all apps.
+//
+// State changes:
+//
+//	Enqueue:  any (or none)  → Waiting
+//	Claim:    Waiting        → Uploading
+//	Fail:     Uploading      → Waiting (retry) or Failed (permanent)
+//	Complete: Uploading      → Done (and the File is recorded)
+//	Open:     Uploading      → Waiting (an upload cut by a crash)
+//	Rename:   Uploading      → Waiting (the name uploaded is stale); others keep their state
+//	Remove:   any            → gone
+//
+// Fail and Complete change an entry only while it is Uploading: when the
+// file was queued again (Enqueue), renamed or removed during its upload, the
+// report is stale and the entry is left alone (Complete still records the
+// File: the upload did happen). The queue cannot tell two claims of one
+// path apart, so an uploader that re-queues a path should cancel the upload
+// of that path still in flight.
+//
+// Enqueue, Complete and Rename are synced to disk before they return;
+// Claim and Fail are not (lost, they only cause a retry).
+
+// queueRecord is the stored form of an entry.
+type queueRecord struct {
+	Upload
+	Wait []byte `json:",omitempty"` // its w/ key while Waiting
+}
+
+func getQueue(txn *badger.Txn, app, path string) (queueRecord, error) {
+	var r queueRecord
+	err := getJSON(txn, appKey(pfxQueue, app, path), &r)
+	return r, err
+}
+
+func putQueue(txn *badger.Txn, r *queueRecord) error {
+	b, err := marshal(r)
+	if err != nil {
+		return err
+	}
+	return txn.Set(appKey(pfxQueue, r.App, r.Path), b)
+}
+
+// wait files r as Waiting, claimable from when.
+func (db *DB) wait(txn *badger.Txn, r *queueRecord, when time.Time) error {
+	if err := unwait(txn, r); err != nil {
+		return err
+	}
+	seq, err := db.qSeq.Next()
+	if err != nil {
+		return err
+	}
+	r.State = Waiting
+	r.Wait = waitKey(when, seq)
+	return txn.Set(r.Wait, appKey("", r.App, r.Path))
+}
+
+// unwait drops r's w/ key, if any.
+func unwait(txn *badger.Txn, r *queueRecord) error {
+	if r.Wait == nil {
+		return nil
+	}
+	err := txn.Delete(r.Wait)
+	r.Wait = nil
+	return err
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func checkEntry(app, path string) error {
+	if err := checkApp(app); err != nil {
+		return err
+	}
+	return checkPart("path", path)
+}
+
+// Enqueue queues app/path for upload: a new entry, or an existing one in
+// any state, becomes Waiting with Error, Permanent, Attempts, NotBefore and
+// UUID cleared. It is on disk when Enqueue returns.
+func (db *DB) Enqueue(app, path string) error {
+	if err := checkEntry(app, path); err != nil {
+		return err
+	}
+	now := db.now()
+	err := db.update(func(txn *badger.Txn) error {
+		r, err := getQueue(txn, app, path)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		wait := r.Wait
+		r = queueRecord{Upload: Upload{App: app, Path: path, Updated: now}, Wait: wait}
+		if err := db.wait(txn, &r, now); err != nil {
+			return err
+		}
+		return putQueue(txn, &r)
+	})
+	if err == nil {
+		err = db.sync()
+	}
+	return wrap("enqueue", app, path, err)
+}
+
+// Claim takes the Waiting entry, of any app, that has been claimable the
+// longest (its NotBefore and queueing time both at or before now), marks
+// it Uploading and returns it. ok is false when no entry is claimable.
+// Concurrent Claims never return the same entry: each claim is one
+// transaction, and of two that read the same entry only one commits.
+func (db *DB) Claim(now time.Time) (u Upload, ok bool, err error) {
+	err = db.update(func(txn *badger.Txn) error {
+		ok = false
+		o := badger.DefaultIteratorOptions
+		o.PrefetchValues = false
+		o.Prefix = []byte(pfxWait)
+		it := txn.NewIterator(o)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			key := item.KeyCopy(nil)
+			if waitKeyTime(key).After(now) {
+				return nil
+			}
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			app, path := splitAppKey("", v)
+			r, err := getQueue(txn, app, path)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+			if err := txn.Delete(key); err != nil {
+				return err
+			}
+			if err != nil || !bytes.Equal(r.Wait, key) { // stale w/ key: drop and go on
+				continue
+			}
+			r.Wait, r.State, r.Updated = nil, Uploading, now
+			if err := putQueue(txn, &r); err != nil {
+				return err
+			}
+			u, ok = r.Upload, true
+			return nil
+		}
+		return nil
+	})
+	if err != nil {
+		return Upload{}, false, fmt.Errorf("index: claim: %w", err)
+	}
+	return u, ok, nil
+}
+
+// NextWake returns when the next Waiting entry becomes claimable (a time
+// at or before now means one is claimable already); ok is false when
+// nothing is waiting. Upload workers sleep until then or until an Enqueue.
+func (db *DB) NextWake() (t time.Time, ok bool) {
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		o := badger.DefaultIteratorOptions
+		o.PrefetchValues = false
+		o.Prefix = []byte(pfxWait)
+		it := txn.NewIterator(o)
+		defer it.Close()
+		if it.Rewind(); it.Valid() {
+			t, ok = waitKeyTime(it.Item().Key()), true
+		}
+		return nil
+	})
+	if err != nil {
+		db.log.Error("index: next wake", "err", err)
+		return time.Time{}, false
+	}
+	return t, ok
+}
+
+// Fail reports that the upload of a claimed (Uploading) entry failed, with
+// reason kept in Error for display. A permanent failure makes the entry
+// Failed until it is queued again; otherwise it becomes Waiting with
+// Attempts+1, not claimable before retryAt. A stale report (the entry is no
+// longer Uploading) changes nothing. Fail returns ErrNotFound when there is
+// no entry.
+func (db *DB) Fail(app, path, reason string, permanent bool, retryAt time.Time) error {
+	now := db.now()
+	err := db.update(func(txn *badger.Txn) error {
+		r, err := getQueue(txn, app, path)
+		if err != nil {
+			return err
+		}
+		if r.State != Uploading {
+			return nil
+		}
+		r.Attempts++
+		r.Error, r.Permanent, r.Updated = reason, permanent, now
+		if permanent {
+			r.State = Failed
+			if err := unwait(txn, &r); err != nil {
+				return err
+			}
+		} else {
+			r.NotBefore = retryAt
+			if err := db.wait(txn, &r, later(retryAt, now)); err != nil {
+				return err
+			}
+		}
+		return putQueue(txn, &r)
+	})
+	return wrap("fail", app, path, err)
+}
+
+// Complete records a finished upload in one transaction: f is Put (same
+// rules as Put; f.App defaults to app) and the entry, if still Uploading,
+// becomes Done with f's UUID, so a crash after Complete never uploads the
+// file again. A missing or stale entry is left alone. It is on disk when
+// Complete returns; f.Ino and f.LinkName then hold the stored values.
+func (db *DB) Complete(app, path string, f *File) error {
+	if f.App == "" {
+		f.App = app
+	}
+	if f.App != app {
+		return fmt.Errorf("%w: file of app %q completes an upload of app %q", errInvalid, f.App, app)
+	}
+	if err := checkEntry(app, path); err != nil {
+		return err
+	}
+	if err := checkFile(f); err != nil {
+		return err
+	}
+	now := db.now()
+	var stored File
+	err := db.update(func(txn *badger.Txn) error {
+		var err error
+		if stored, err = db.putFile(txn, *f); err != nil {
+			return err
+		}
+		r, err := getQueue(txn, app, path)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil || r.State != Uploading {
+			return err
+		}
+		r.State, r.UUID, r.Updated = Done, f.UUID, now
+		r.Error, r.Permanent, r.NotBefore = "", false, time.Time{}
+		if err := unwait(txn, &r); err != nil {
+			return err
+		}
+		return putQueue(txn, &r)
+	})
+	if err == nil {
+		err = db.sync()
+	}
+	if err == nil {
+		f.Ino, f.LinkName = stored.Ino, stored.LinkName
+	}
+	return wrap("complete", app, path, err)
+}
+
+// Remove drops the entry of app/path in whatever state; a missing entry is
+// not an error.
+func (db *DB) Remove(app, path string) error {
+	err := db.update(func(txn *badger.Txn) error {
+		r, err := getQueue(txn, app, path)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := unwait(txn, &r); err != nil {
+			return err
+		}
+		return txn.Delete(appKey(pfxQueue, app, path))
+	})
+	return wrap("remove", app, path, err)
+}
+
+// GetUpload returns the entry of app/path, or ErrNotFound.
+func (db *DB) GetUpload(app, path string) (Upload, error) {
+	var r queueRecord
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		var err error
+		r, err = getQueue(txn, app, path)
+		return err
+	})
+	return r.Upload, err
+}
+
+// ListUploads calls fn with every entry of app ("" for all apps) in (app,
+// path) byte order, from one read snapshot, stopping at the first error fn
+// returns.
+func (db *DB) ListUploads(app string, fn func(Upload) error) error {
+	if app != "" {
+		if err := checkApp(app); err != nil {
+			return err
+		}
+	}
+	return db.scan(appPrefix(pfxQueue, app, app == ""), func(_, v []byte) error {
+		var r queueRecord
+		if err := unmarshal(v, &r); err != nil {
+			return err
+		}
+		return fn(r.Upload)
+	})
+}
+
+// Counts returns how many entries of app ("" for all apps) are waiting,
+// uploading and failed. It reads every entry of app.
+func (db *DB) Counts(app string) (waiting, uploading, failed int, err error) {
+	err = db.ListUploads(app, func(u Upload) error {
+		switch u.State {
+		case Waiting:
+			waiting++
+		case Uploading:
+			uploading++
+		case Failed:
+			failed++
+		}
+		return nil
+	})
+	return waiting, uploading, failed, err
+}
+
+func wrap(op, app, path string, err error) error {
+	if err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, errInvalid) {
+		return err
+	}
+	return fmt.Errorf("index: %s %s/%s: %w", op, app, strings.TrimPrefix(path, "/"), err)
+}
