@@ -2,6 +2,18 @@
 // both URL shapes, multipart upload, thumbnails, restrict-access with
 // share-secret, expiry, the size limit and the exact error bodies of the
 // real service, with files kept on disk so a restart keeps them.
+//
+// Model: a Server is an http.Handler over a data directory. Each app
+// ("app-id/{id}" or "{org}/{app}") is a namespace, a directory under
+// Dir/apps created on first upload. A stored file is two files named by its
+// uuid: the bytes and a JSON sidecar with its metadata (name, size,
+// restriction, share-secret, thumbnail box, creation time). Both are written
+// to a temp file and renamed into place, so a crash never leaves a half file
+// visible, and a new Server on the same Dir serves everything stored before.
+// Generated thumbnails are cached next to the file as {uuid}.thumb.
+//
+// Everything a request touches on disk is named by a validated uuid or an
+// escaped app key, never by raw client input.
 package emulator
 
 import (
@@ -18,5 +30,40 @@ type Options struct {
 	Apps    []string      // when set, only these apps exist ("app-id/ID" or "org/app" form)
 	NoRange bool          // ignore Range headers (the documented service does not promise them)
 	Now     func() time.Time
-	Logger  *slog.Logger
+	Logger  *slog.Logger // one line per request; default slog.Default()
+
+	// Authorize, when set, replaces the bearer-token check. It is called
+	// with the app key ("app-id/ID" or "org/app") and the bearer token (""
+	// when the request carries none) and returns nil to accept. An error
+	// that is an *AuthError chooses the 401 body; any other error answers
+	// the default auth_bad_access_token body. It must be safe for
+	// concurrent use.
+	Authorize func(app, token string) error
 }
+
+// AuthError is an authorization failure with the `error` and
+// `error_description` the 401 answer should carry, for example
+// {"unauthorized", "Unable to authenticate due to expired access token"}.
+type AuthError struct {
+	Code        string // the body's "error"
+	Description string // the body's "error_description"
+}
+
+// Error implements error.
+func (e *AuthError) Error() string { return e.Code + ": " + e.Description }
+
+// Stats are a Server's counters since New.
+type Stats struct {
+	Uploads    int64 // uploads stored (200 answers)
+	Downloads  int64 // file downloads served (200 or 206), thumbnails excluded
+	Thumbnails int64 // thumbnail downloads served (200 or 206)
+}
+
+const (
+	defaultMaxSize = 10 * 1024 * 1024
+	defaultTTL     = 168 * time.Hour
+	// ownThumbMax is the size at or under which an image is its own thumbnail.
+	ownThumbMax = 10 * 1024
+	// defaultThumbBox is the thumbnail box when the upload gave none.
+	defaultThumbBox = 170
+)
