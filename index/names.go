@@ -19,8 +19,9 @@ import (
 //     2: "photo.jpg" → "photo (2).jpg". The extension is what follows the
 //     last dot, so "a.tar.gz" → "a.tar (2).gz"; a name without a dot, or
 //     whose only dot leads it (".bashrc"), gets the suffix at its end:
-//     "README (2)", ".bashrc (2)". A "extension" longer than maxExt bytes is
-//     treated as part of the stem.
+//     "README (2)", ".bashrc (2)"; so does a name ending in a dot
+//     ("x." → "x. (2)"). An "extension" longer than maxExt bytes is treated
+//     as part of the stem.
 //   - A hint (key h/) remembers the last N used for a name, so the thousandth
 //     "image.jpg" costs one probe, not a thousand. The plain name is always
 //     tried first, so a name freed by Forget is reused; a freed "photo (2).jpg"
@@ -47,7 +48,7 @@ func cleanName(name string) string {
 // splitExt splits a cleaned name into stem and extension as described above.
 func splitExt(name string) (stem, ext string) {
 	i := strings.LastIndexByte(name, '.')
-	if i <= 0 || len(name)-i > maxExt {
+	if i <= 0 || i == len(name)-1 || len(name)-i > maxExt {
 		return name, ""
 	}
 	return name[:i], name[i:]
@@ -69,14 +70,16 @@ func truncUTF8(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	cut := n
-	for back := 0; back < utf8.UTFMax && cut > 0 && !utf8.RuneStart(s[cut]); back++ {
-		cut--
+	start := n // start of the sequence that s[n] belongs to, if any
+	for back := 0; back < utf8.UTFMax-1 && start > 0 && !utf8.RuneStart(s[start]); back++ {
+		start--
 	}
-	if !utf8.RuneStart(s[cut]) {
-		cut = n
+	if start < n {
+		if r, size := utf8.DecodeRuneInString(s[start:]); (r != utf8.RuneError || size > 1) && start+size > n {
+			return s[:start] // a valid rune straddles the cut
+		}
 	}
-	return s[:cut]
+	return s[:n]
 }
 
 // assignLinkName picks the first free link name for name in app, records it
