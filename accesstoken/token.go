@@ -288,6 +288,11 @@ func Parse(tok string) (*Token, error) {
 	if err != nil {
 		return nil, err
 	}
+	return decode(payload)
+}
+
+// decode parses an inflated payload: str(signature) ‖ signingInfo.
+func decode(payload []byte) (*Token, error) {
 	r := &reader{b: payload}
 	sig := r.bytes("signature")
 	if r.err == nil && len(sig) != signatureSize {

@@ -68,7 +68,9 @@ func TestRoundTrip(t *testing.T) {
 			return BuildChatUserToken(vecAppID, vecCert, "alice", issue, 7, 24*time.Hour)
 		}, false, "alice", 24 * time.Hour, nil},
 		{"bad app id", func() (string, error) { return BuildChatAppToken("xyz", vecCert, issue, 1, time.Hour) }, false, "", 0, ErrInvalidAppID},
-		{"bad cert", func() (string, error) { return BuildChatAppToken(vecAppID, "5CFd2fd1755d40ecb72977518be15d3g", issue, 1, time.Hour) }, false, "", 0, ErrInvalidCertificate},
+		{"bad cert", func() (string, error) {
+			return BuildChatAppToken(vecAppID, "5CFd2fd1755d40ecb72977518be15d3g", issue, 1, time.Hour)
+		}, false, "", 0, ErrInvalidCertificate},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
