@@ -1,10 +1,31 @@
 // Package cache keeps file bytes on local disk: the download cache, filled by
 // streaming downloads that readers can follow while they run, bounded in size
 // with least-recently-used eviction that never evicts an open file.
+//
+// # Model
+//
+// Every entry is one file, Dir/<key>, where key is a uuid or "<uuid>.thumb"
+// (see ValidKey); display names never reach the disk. An entry is complete
+// once all its bytes are on disk: only then does it have its final name. A
+// fill downloads a missing entry into Dir/<key>.partial, sequentially, and
+// renames it to Dir/<key> after fsync when exactly the announced number of
+// bytes has arrived. At most one fill runs per key; every Open of a key that
+// is filling joins that fill, and its Handle reads bytes as soon as they are
+// written. Fills run on a context detached from the opener's, so a reader
+// that gives up (a FUSE interrupt) never aborts the download for the others.
+//
+// A fill that fails leaves nothing behind: the partial file is deleted, its
+// readers get the error, and the next Open starts a fresh fill. Leftover
+// partial and temporary files from a crash are deleted when the Cache opens.
+//
+// The total size of complete entries is bounded by Options.MaxBytes: after a
+// fill completes or a file is adopted, the least recently used complete
+// entries that are neither open nor filling are deleted.
 package cache
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"time"
@@ -15,15 +36,62 @@ import (
 // the server ignored the range), and the entry's total size (-1 if unknown).
 // The cache calls it again, at the offset reached, after a body error that
 // Options.Retryable accepts.
+//
+// The context passed to a Fetcher is detached from any reader's context: it
+// carries the values of the Open that started the fill, but no deadline or
+// cancellation. The cache closes every body it receives.
 type Fetcher func(ctx context.Context, offset int64) (body io.ReadCloser, start int64, size int64, err error)
 
 // Options configure a Cache. Zero fields take defaults.
 type Options struct {
-	Dir          string
-	MaxBytes     int64 // default 1 GiB; entries open or filling are never evicted
-	FillAttempts int   // fetch attempts per fill, default 5
-	Retryable    func(error) bool
-	Backoff      time.Duration // first pause between fill attempts, default 200ms, doubling
-	Now          func() time.Time
-	Logger       *slog.Logger
+	// Dir holds the entries; created 0700 if missing. Required.
+	Dir string
+	// MaxBytes bounds the bytes of complete entries, default 1 GiB; entries
+	// open or filling are never evicted, so usage may exceed it while they are.
+	MaxBytes int64
+	// FillAttempts is the number of fetches one fill may make, first
+	// included, default 5.
+	FillAttempts int
+	// Retryable reports whether an error of a Fetcher or of a body read is
+	// worth another fetch at the offset reached. Default: io.ErrUnexpectedEOF
+	// only. The cache's own errors (size mismatch, disk errors) are never
+	// retried.
+	Retryable func(error) bool
+	// Backoff is the first pause between fill attempts, default 200ms,
+	// doubling after each failed attempt.
+	Backoff time.Duration
+	// Now is the clock of last-access times, default time.Now.
+	Now func() time.Time
+	// Logger receives retries (debug) and failed fills (info); default
+	// slog.Default().
+	Logger *slog.Logger
 }
+
+// Defaults of Options.
+const (
+	DefaultMaxBytes     = 1 << 30
+	DefaultFillAttempts = 5
+	DefaultBackoff      = 200 * time.Millisecond
+)
+
+// Stats are counters of a Cache's activity, for tests and status output.
+type Stats struct {
+	Fills      int64 // fills started
+	Fetches    int64 // Fetcher calls, retries included
+	Joins      int64 // Opens that joined a running fill
+	Hits       int64 // Opens served by a complete entry
+	Evictions  int64 // complete entries deleted to stay under MaxBytes
+	Downloaded int64 // body bytes written by fills
+	Bytes      int64 // bytes of complete entries now on disk
+	Files      int64 // complete entries now on disk
+}
+
+// Errors returned by the cache. Errors from a Fetcher or a body are passed
+// on wrapped, so errors.Is and errors.As still see them.
+var (
+	// ErrInvalidKey: a key that ValidKey rejects.
+	ErrInvalidKey = errors.New("cache: invalid key")
+	// ErrSizeMismatch: the bytes received differ from the size announced by
+	// the opener or the Fetcher. Such a fill is never cached.
+	ErrSizeMismatch = errors.New("cache: size mismatch")
+)
