@@ -79,8 +79,11 @@ type UploadRequest struct {
 
 // UploadResult is the server's answer to an upload.
 type UploadResult struct {
-	UUID        string
-	ShareSecret string // empty when the file is not restricted
+	UUID string
+	// ShareSecret is the secret the server returned. Servers may return one
+	// even for unrestricted files; it is needed to download when Restricted.
+	ShareSecret string
+	Restricted  bool   // the upload asked for restrict-access
 	URI         string // the chatfiles URI; the file's URL is URI + "/" + UUID
 	Timestamp   time.Time
 }
