@@ -24,6 +24,9 @@ import (
 //	Complete: Uploading      → Done (and the File is recorded)
 //	Open:     Uploading      → Waiting (an upload cut by a crash)
 //	Rename:   Uploading      → Waiting (the name uploaded is stale); others keep their state
+//
+// An entry put back to Waiting by Open or Rename keeps its place in the
+// claim order.
 //	Remove:   any            → gone
 //
 // Fail and Complete change an entry only while it is Uploading: when the
@@ -39,7 +42,8 @@ import (
 // queueRecord is the stored form of an entry.
 type queueRecord struct {
 	Upload
-	Wait []byte `json:",omitempty"` // its w/ key while Waiting
+	Wait  []byte `json:",omitempty"` // its w/ key while Waiting
+	Place []byte `json:",omitempty"` // its last w/ key, to requeue a cut upload in its old place
 }
 
 func getQueue(txn *badger.Txn, app, path string) (queueRecord, error) {
@@ -67,6 +71,18 @@ func (db *DB) wait(txn *badger.Txn, r *queueRecord, when time.Time) error {
 	}
 	r.State = Waiting
 	r.Wait = waitKey(when, seq)
+	r.Place = r.Wait
+	return txn.Set(r.Wait, appKey("", r.App, r.Path))
+}
+
+// rewait files r, an Uploading entry whose upload was cut, as Waiting in
+// the place it was claimed from (its w/ key was deleted by Claim, and
+// sequence numbers are never reused, so the key is free).
+func (db *DB) rewait(txn *badger.Txn, r *queueRecord) error {
+	if r.Place == nil {
+		return db.wait(txn, r, later(r.NotBefore, r.Updated))
+	}
+	r.State, r.Wait = Waiting, r.Place
 	return txn.Set(r.Wait, appKey("", r.App, r.Path))
 }
 
@@ -107,8 +123,7 @@ func (db *DB) Enqueue(app, path string) error {
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return err
 		}
-		wait := r.Wait
-		r = queueRecord{Upload: Upload{App: app, Path: path, Updated: now}, Wait: wait}
+		r = queueRecord{Upload: Upload{App: app, Path: path, Updated: now}, Wait: r.Wait}
 		if err := db.wait(txn, &r, now); err != nil {
 			return err
 		}
@@ -210,7 +225,7 @@ func (db *DB) Fail(app, path, reason string, permanent bool, retryAt time.Time) 
 		r.Attempts++
 		r.Error, r.Permanent, r.Updated = reason, permanent, now
 		if permanent {
-			r.State = Failed
+			r.State, r.Place = Failed, nil
 			if err := unwait(txn, &r); err != nil {
 				return err
 			}
@@ -258,7 +273,7 @@ func (db *DB) Complete(app, path string, f *File) error {
 			return err
 		}
 		r.State, r.UUID, r.Updated = Done, f.UUID, now
-		r.Error, r.Permanent, r.NotBefore = "", false, time.Time{}
+		r.Error, r.Permanent, r.NotBefore, r.Place = "", false, time.Time{}, nil
 		if err := unwait(txn, &r); err != nil {
 			return err
 		}

@@ -14,7 +14,7 @@ import (
 // replaced. Moved entries keep their state, except that an Uploading one
 // becomes Waiting: the name being uploaded is stale (its in-flight
 // Complete or Fail will find no entry and change nothing). Renaming a
-// directory into itself is refused. It is on disk when Rename returns.
+// directory into itself or onto its ancestor is refused. It is on disk when Rename returns.
 //
 // The whole move is one transaction, so a directory of more entries than
 // badger's transaction limit (tens of thousands) fails with
@@ -29,8 +29,10 @@ func (db *DB) Rename(app, oldPath, newPath string) error {
 	if oldPath == newPath {
 		return nil
 	}
-	if strings.HasPrefix(newPath, oldPath+"/") {
-		return fmt.Errorf("%w: rename %q into itself (%q)", errInvalid, oldPath, newPath)
+	if strings.HasPrefix(newPath, oldPath+"/") || strings.HasPrefix(oldPath, newPath+"/") {
+		// Into itself, or onto an ancestor (never empty, so rename(2)
+		// refuses it too); either would move entries onto one another.
+		return fmt.Errorf("%w: rename %q to %q", errInvalid, oldPath, newPath)
 	}
 	now := db.now()
 	err := db.update(func(txn *badger.Txn) error {
@@ -54,7 +56,7 @@ func (db *DB) Rename(app, oldPath, newPath string) error {
 			switch {
 			case r.State == Uploading:
 				r.Updated = now
-				if err := db.wait(txn, &r, later(r.NotBefore, now)); err != nil {
+				if err := db.rewait(txn, &r); err != nil {
 					return err
 				}
 			case r.Wait != nil: // same w/ key, new target
@@ -112,9 +114,8 @@ func dropEntry(txn *badger.Txn, app, path string) error {
 // recoverBatch bounds the entries recoverQueue rewrites per transaction.
 const recoverBatch = 512
 
-// recoverQueue puts back to Waiting every entry a crash left Uploading,
-// claimable from the time it was claimed so it keeps its place. Done
-// entries stay Done.
+// recoverQueue puts back to Waiting, in its old place, every entry a crash
+// left Uploading. Done entries stay Done.
 func (db *DB) recoverQueue() error {
 	type key struct{ app, path string }
 	var stuck []key
@@ -147,11 +148,10 @@ func (db *DB) recoverQueue() error {
 				if r.State != Uploading {
 					continue
 				}
-				when := later(r.NotBefore, r.Updated)
-				r.Updated = now
-				if err := db.wait(txn, &r, when); err != nil {
+				if err := db.rewait(txn, &r); err != nil {
 					return err
 				}
+				r.Updated = now
 				if err := putQueue(txn, &r); err != nil {
 					return err
 				}
