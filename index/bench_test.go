@@ -55,21 +55,34 @@ func fill(b *testing.B, db *DB, n int) {
 // alone (-run '^$' -bench IdleRSS -benchtime 1x) for a clean number.
 func BenchmarkIdleRSS(b *testing.B) {
 	for range b.N {
-		runtime.GC()
-		debug.FreeOSMemory()
+		settle := func() runtime.MemStats {
+			runtime.GC()
+			debug.FreeOSMemory()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			return ms
+		}
+		settle()
 		base := vmRSS()
-		db, err := Open(b.TempDir(), Options{Logger: quietLogger()})
+		dir := b.TempDir()
+		db, err := Open(dir, Options{Logger: quietLogger()})
 		require.NoError(b, err)
 		fill(b, db, 10_000)
 		time.Sleep(500 * time.Millisecond) // let flushes and compactions finish
-		runtime.GC()
-		debug.FreeOSMemory()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		rss := vmRSS()
-		b.ReportMetric(rss/mib, "idle-RSS-MiB")
+		ms := settle()
 		b.ReportMetric(base/mib, "RSS-before-open-MiB")
+		b.ReportMetric(vmRSS()/mib, "idle-RSS-MiB")
 		b.ReportMetric(float64(ms.HeapInuse)/mib, "heap-inuse-MiB")
+		require.NoError(b, db.Close())
+
+		// After a restart the records sit in tables, not the memtable.
+		settle()
+		db, err = Open(dir, Options{Logger: quietLogger()})
+		require.NoError(b, err)
+		require.NoError(b, db.List("app", func(File) error { return nil }))
+		ms = settle()
+		b.ReportMetric(vmRSS()/mib, "reopened-RSS-MiB")
+		b.ReportMetric(float64(ms.HeapInuse)/mib, "reopened-heap-inuse-MiB")
 		require.NoError(b, db.Close())
 	}
 }

@@ -1,10 +1,15 @@
 package index
 
 import (
+	"bufio"
 	"errors"
+	"io"
 	"io/fs"
+	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -49,7 +54,6 @@ func TestRefusesNewerSchema(t *testing.T) {
 	assert.Contains(t, err.Error(), dir)
 
 	// The failed Open let go of the directory.
-	require.NoError(t, db.bdb.Close()) // already closed: harmless
 	_, err = Open(dir, Options{Logger: quietLogger()})
 	assert.False(t, errors.Is(err, ErrLocked), "%v", err)
 }
@@ -137,4 +141,52 @@ func TestReopenKeepsEverything(t *testing.T) {
 	w, up, failed, err := db.Counts("app")
 	require.NoError(t, err)
 	assert.Equal(t, [3]int{1, 1, 0}, [3]int{w, up, failed})
+}
+
+// TestLockedAcrossProcesses holds the directory in a child process (this
+// test binary, re-run) and opens it here.
+func TestLockedAcrossProcesses(t *testing.T) {
+	if dir := os.Getenv("CHATFS_INDEX_TEST_HOLD"); dir != "" {
+		db, err := Open(dir, Options{Logger: quietLogger()})
+		if err != nil {
+			os.Exit(3)
+		}
+		os.Stdout.WriteString("ready\n")
+		_, _ = io.Copy(io.Discard, os.Stdin) // hold until the parent closes stdin
+		_ = db.Close()
+		os.Exit(0)
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestLockedAcrossProcesses$")
+	cmd.Env = append(os.Environ(), "CHATFS_INDEX_TEST_HOLD="+dir)
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "ready\n", line)
+
+	_, err = Open(dir, Options{Logger: quietLogger()})
+	assert.ErrorIs(t, err, ErrLocked)
+
+	require.NoError(t, stdin.Close())
+	require.NoError(t, cmd.Wait())
+	db, err := Open(dir, Options{Logger: quietLogger()})
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+}
+
+func TestBadgerLogGoesToSlogAtWarning(t *testing.T) {
+	var buf strings.Builder
+	l := badgerLogger{slog.New(slog.NewTextHandler(&buf, nil))}
+	l.Infof("chatter %d\n", 1)
+	l.Debugf("chatter %d\n", 2)
+	l.Warningf("disk %s\n", "slow")
+	l.Errorf("broken")
+	out := buf.String()
+	assert.NotContains(t, out, "chatter")
+	assert.Contains(t, out, `level=WARN msg="disk slow" component=badger`)
+	assert.Contains(t, out, `level=ERROR msg=broken component=badger`)
 }
