@@ -3,7 +3,6 @@ package remote
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -33,7 +32,7 @@ func (c *Client) Download(ctx context.Context, req DownloadRequest) (*Download, 
 		op = "thumbnail " + req.UUID
 	}
 	url := c.base + "/chatfiles/" + req.UUID
-	var body *downloadBody
+	var body *idleBody
 	resp, err := c.do(ctx, call{op: op, uuid: req.UUID, limiter: c.downLimit, send: func(ctx context.Context, token string) (*http.Response, error) {
 		// This context outlives the call when the answer is a success: it
 		// belongs to the body, which cancels it on Close.
@@ -60,13 +59,11 @@ func (c *Client) Download(ctx context.Context, req DownloadRequest) (*Download, 
 			cancel(nil)
 			return nil, err
 		}
-		if resp.StatusCode/100 != 2 {
-			// do reads the error body under rctx, then closes it.
-			resp.Body = cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
-			return resp, nil
+		b := &idleBody{rc: resp.Body, ctx: rctx, cancel: cancel, timer: newIdleTimer(c.idle, cancel), left: -1}
+		resp.Body = b
+		if resp.StatusCode/100 == 2 {
+			body = b
 		}
-		body = &downloadBody{rc: resp.Body, ctx: rctx, cancel: cancel, timer: newIdleTimer(c.idle, cancel), left: -1}
-		resp.Body = body
 		return resp, nil
 	}})
 	if err != nil {
@@ -93,18 +90,6 @@ func (c *Client) Download(ctx context.Context, req DownloadRequest) (*Download, 
 	c.log.Debug("remote: downloading", "uuid", req.UUID, "thumbnail", req.Thumbnail,
 		"offset", d.Offset, "size", d.Size, "status", resp.StatusCode)
 	return d, nil
-}
-
-// cancelOnClose releases a request's context when its body is closed.
-type cancelOnClose struct {
-	io.ReadCloser
-	cancel context.CancelCauseFunc
-}
-
-func (c cancelOnClose) Close() error {
-	err := c.ReadCloser.Close()
-	c.cancel(nil)
-	return err
 }
 
 // parseContentRange reads "bytes START-END/TOTAL"; total is -1 for "*".

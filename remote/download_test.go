@@ -204,3 +204,26 @@ func TestDownloadRedirects(t *testing.T) {
 		assert.Equal(t, 11, s.count(), "the request and 10 redirects, once")
 	})
 }
+
+// TestStalledErrorBody: an error answer whose body stalls is bounded by the
+// idle timeout too.
+func TestStalledErrorBody(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	s := &script{steps: []http.HandlerFunc{func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100")
+		w.WriteHeader(http.StatusForbidden)
+		io.WriteString(w, `{"error":`)
+		http.NewResponseController(w).Flush()
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}}}
+	c := newClient(t, newServer(t, s).URL, func(o *remote.Options) { o.IdleBodyTimeout = 200 * time.Millisecond })
+	start := time.Now()
+	_, err := c.Download(context.Background(), remote.DownloadRequest{UUID: testUUID})
+	require.Error(t, err)
+	assert.True(t, remote.IsForbidden(err), "%v", err)
+	assert.Less(t, time.Since(start), 2*time.Second)
+}

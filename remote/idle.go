@@ -51,11 +51,12 @@ func (ir *idleReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// downloadBody is a download's Body. Each Read must see a byte within the
-// idle timeout (the timer is armed only inside Read, so a slow consumer is
-// not punished), and the body must deliver exactly the announced number of
-// bytes when one was announced.
-type downloadBody struct {
+// idleBody is a response body (a download's Body, an error or upload
+// answer). Each Read must see a byte within the idle timeout (the timer is
+// armed only inside Read, so a slow consumer is not punished), and the body
+// must deliver exactly the announced number of bytes when one was announced
+// (left >= 0). Close releases the request's context.
+type idleBody struct {
 	rc     io.ReadCloser
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -63,7 +64,7 @@ type downloadBody struct {
 	left   int64 // bytes still announced; -1 when unknown
 }
 
-func (b *downloadBody) Read(p []byte) (int, error) {
+func (b *idleBody) Read(p []byte) (int, error) {
 	b.timer.arm()
 	n, err := b.rc.Read(p)
 	b.timer.stop()
@@ -82,7 +83,7 @@ func (b *downloadBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (b *downloadBody) Close() error {
+func (b *idleBody) Close() error {
 	b.timer.stop()
 	err := b.rc.Close()
 	b.cancel(context.Canceled)

@@ -76,8 +76,9 @@ func (c *Client) Upload(ctx context.Context, req UploadRequest) (UploadResult, e
 		}
 		// The answer is small: read it here, under this attempt's context,
 		// so that a truncated answer is retried like any other failure.
-		data, err := io.ReadAll(io.LimitReader(resp.Body, maxUploadAnswer))
-		resp.Body.Close()
+		answer := &idleBody{rc: resp.Body, ctx: ctx, cancel: cancel, timer: body.timer, left: -1}
+		data, err := io.ReadAll(io.LimitReader(answer, maxUploadAnswer))
+		answer.Close()
 		if err != nil {
 			return nil, body.timer.explain(ctx, err)
 		}

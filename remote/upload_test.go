@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -218,4 +219,26 @@ func TestUploadResultURL(t *testing.T) {
 	assert.Equal(t, "https://a1.easemob.com/org/app/chatfiles/"+testUUID, r.URL())
 	r.URI += "/"
 	assert.Equal(t, "https://a1.easemob.com/org/app/chatfiles/"+testUUID, r.URL())
+}
+
+// TestUploadStalledServer: a server that stops reading the body makes the
+// upload fail with ErrIdleTimeout instead of hanging.
+func TestUploadStalledServer(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	s := &script{steps: []http.HandlerFunc{func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}}}
+	c := newClient(t, newServer(t, s).URL, func(o *remote.Options) {
+		o.IdleBodyTimeout = 300 * time.Millisecond
+		o.Retry.MaxAttempts = 1
+	})
+	start := time.Now()
+	_, err := c.Upload(context.Background(), remote.UploadRequest{Name: "big.bin", File: patternFile{size: 256 << 20}, Size: 256 << 20})
+	require.ErrorIs(t, err, remote.ErrIdleTimeout)
+	assert.True(t, remote.IsRetryable(err))
+	assert.Less(t, time.Since(start), 5*time.Second)
 }
