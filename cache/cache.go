@@ -36,6 +36,7 @@ type Cache struct {
 	// Updated atomically by fills, outside mu.
 	fetches    atomic.Int64
 	downloaded atomic.Int64
+	running    sync.WaitGroup // fill goroutines, until their last bookkeeping
 
 	mu sync.Mutex
 	// entries holds every key that is complete, filling, open or being

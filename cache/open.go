@@ -78,7 +78,11 @@ func (c *Cache) Open(ctx context.Context, key string, size int64, fetch Fetcher)
 		e.atime = c.o.Now()
 		c.mu.Unlock()
 		if start {
-			go f.run(e)
+			c.running.Add(1)
+			go func() {
+				defer c.running.Done()
+				f.run(e)
+			}()
 		}
 		return &Handle{c: c, key: key, e: e, f: f, size: -1}, nil
 	}
@@ -182,13 +186,18 @@ func (c *Cache) Adopt(key, path string) error {
 		e = cur
 		c.mu.Unlock()
 	}
+	now := c.o.Now()
 	size, err := c.moveIn(key, path)
+	if err == nil {
+		// The last access, where the next Open finds it.
+		_ = os.Chtimes(c.path(key), now, now)
+	}
 	c.mu.Lock()
 	close(e.busy)
 	e.busy = nil
 	if err == nil {
 		e.removed = false
-		c.setCompleteLocked(e, size, c.o.Now())
+		c.setCompleteLocked(e, size, now)
 	} else if e.idle() {
 		delete(c.entries, key)
 	}
