@@ -2,6 +2,7 @@ package index
 
 import (
 	"strings"
+	"sync"
 	"testing"
 	"unicode/utf8"
 
@@ -80,4 +81,27 @@ func TestTruncUTF8(t *testing.T) {
 	assert.Equal(t, "aé", truncUTF8("aé", 3))
 	assert.Equal(t, "\xff\xff", truncUTF8("\xff\xff\xff", 2), "not UTF-8: cut anywhere")
 	assert.Equal(t, "a\x80", truncUTF8("a\x80\x80\x80\x80\x80", 2))
+}
+
+func TestLinkNamesUniqueUnderConcurrentPuts(t *testing.T) {
+	db, _ := openTemp(t)
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 20 {
+				assert.NoError(t, db.Put(&File{App: "app", UUID: uuidN(w*100 + i), Name: "same.jpg"}))
+			}
+		})
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	inos := map[uint64]bool{}
+	require.NoError(t, db.List("app", func(f File) error {
+		assert.False(t, seen[f.LinkName], f.LinkName)
+		assert.False(t, inos[f.Ino], f.Ino)
+		seen[f.LinkName], inos[f.Ino] = true, true
+		return nil
+	}))
+	assert.Len(t, seen, 160)
+	assert.True(t, seen["same.jpg"] && seen["same (160).jpg"])
 }
