@@ -24,9 +24,11 @@ const (
 
 // Cache is the download cache. It is safe for concurrent use.
 //
-// LOCK ORDERING: Cache.mu and fill.mu are never held at the same time. No
-// lock is held across network or disk I/O, except that fill.mu is held to
-// read a few in-memory fields next to it.
+// LOCK ORDERING: Cache.mu and fill.mu are never held at the same time, so
+// there is no order between them. Neither is held across network or disk
+// I/O: readers take fill.mu to learn how far the fill has got, then read the
+// file with ReadAt without it; renames and unlinks of Dir/<key> run outside
+// Cache.mu with the entry marked busy.
 type Cache struct {
 	// Read only after Open.
 	dir string

@@ -281,3 +281,25 @@ func TestFileDeletedBehindTheCache(t *testing.T) {
 	assert.Equal(t, int64(5), b)
 	assert.Equal(t, 1, n)
 }
+
+func TestAdoptWhileFilling(t *testing.T) {
+	ctx := context.Background()
+	c := newCache(t, nil)
+	data := randBytes(3000)
+	fetch, pw, _ := pipeFetcher(int64(len(data)))
+	h, err := c.Open(ctx, key, -1, fetch)
+	require.NoError(t, err)
+	defer h.Close()
+	adopt(t, c, key, data) // the fill goes on; the adopted file is dropped
+	go func() {
+		_, _ = pw.Write(data)
+		_ = pw.Close()
+	}()
+	got, err := readAll(ctx, h)
+	require.NoError(t, err)
+	assert.Equal(t, data, got)
+	assert.Equal(t, []string{key}, dirNames(t, c.dir))
+	b, n := c.Usage()
+	assert.Equal(t, int64(len(data)), b)
+	assert.Equal(t, 1, n)
+}
