@@ -129,7 +129,7 @@ func BenchmarkEnqueueClaimComplete(b *testing.B) {
 	for i := range b.N {
 		p := "dir/" + strconv.Itoa(i)
 		require.NoError(b, db.Enqueue("app", p))
-		u, ok, err := db.Claim(time.Now())
+		u, ok, err := db.Claim("app", time.Now())
 		require.NoError(b, err)
 		require.True(b, ok)
 		f := benchFile(i)

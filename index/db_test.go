@@ -134,7 +134,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 	}
 	assert.Greater(t, f.Ino, files[len(files)-1].Ino)
 
-	u, ok, err := db.Claim(clk.Now())
+	u, ok, err := db.Claim("app", clk.Now())
 	require.NoError(t, err)
 	require.True(t, ok)
 	assert.Equal(t, "dir/a.txt", u.Path)

@@ -61,16 +61,17 @@ func splitAppKey(prefix string, key []byte) (app, rest string) {
 	return app, rest
 }
 
-// waitKey orders a Waiting entry by when it becomes claimable.
-func waitKey(when time.Time, seq uint64) []byte {
-	b := make([]byte, 0, len(pfxWait)+16)
-	b = append(b, pfxWait...)
+// waitKey orders a Waiting entry of app by when it becomes claimable.
+func waitKey(app string, when time.Time, seq uint64) []byte {
+	b := appKey(pfxWait, app, "")
 	b = binary.BigEndian.AppendUint64(b, nanos(when))
 	return binary.BigEndian.AppendUint64(b, seq)
 }
 
+// waitKeyTime reads the time of a waitKey: the 16 bytes after the app are
+// time and sequence.
 func waitKeyTime(key []byte) time.Time {
-	return time.Unix(0, int64(u64(key[len(pfxWait):])))
+	return time.Unix(0, int64(u64(key[len(key)-16:])))
 }
 
 func nanos(t time.Time) uint64 {

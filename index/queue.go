@@ -70,7 +70,7 @@ func (db *DB) wait(txn *badger.Txn, r *queueRecord, when time.Time) error {
 		return err
 	}
 	r.State = Waiting
-	r.Wait = waitKey(when, seq)
+	r.Wait = waitKey(r.App, when, seq)
 	r.Place = r.Wait
 	return txn.Set(r.Wait, appKey("", r.App, r.Path))
 }
@@ -135,17 +135,20 @@ func (db *DB) Enqueue(app, path string) error {
 	return wrap("enqueue", app, path, err)
 }
 
-// Claim takes the Waiting entry, of any app, that has been claimable the
+// Claim takes the Waiting entry of app that has been claimable the
 // longest (its NotBefore and queueing time both at or before now), marks
 // it Uploading and returns it. ok is false when no entry is claimable.
 // Concurrent Claims never return the same entry: each claim is one
 // transaction, and of two that read the same entry only one commits.
-func (db *DB) Claim(now time.Time) (u Upload, ok bool, err error) {
+func (db *DB) Claim(app string, now time.Time) (u Upload, ok bool, err error) {
+	if err := checkApp(app); err != nil {
+		return Upload{}, false, err
+	}
 	err = db.update(func(txn *badger.Txn) error {
 		ok = false
 		o := badger.DefaultIteratorOptions
 		o.PrefetchValues = false
-		o.Prefix = []byte(pfxWait)
+		o.Prefix = appPrefix(pfxWait, app, false)
 		it := txn.NewIterator(o)
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
@@ -186,12 +189,13 @@ func (db *DB) Claim(now time.Time) (u Upload, ok bool, err error) {
 
 // NextWake returns when the next Waiting entry becomes claimable (a time
 // at or before now means one is claimable already); ok is false when
-// nothing is waiting. Upload workers sleep until then or until an Enqueue.
-func (db *DB) NextWake() (t time.Time, ok bool) {
+// nothing of app is waiting. Upload workers sleep until then or until an
+// Enqueue.
+func (db *DB) NextWake(app string) (t time.Time, ok bool) {
 	err := db.bdb.View(func(txn *badger.Txn) error {
 		o := badger.DefaultIteratorOptions
 		o.PrefetchValues = false
-		o.Prefix = []byte(pfxWait)
+		o.Prefix = appPrefix(pfxWait, app, false)
 		it := txn.NewIterator(o)
 		defer it.Close()
 		if it.Rewind(); it.Valid() {

@@ -11,9 +11,15 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// claim claims an entry of app "a", the app most tests use.
 func claim(t *testing.T, db *DB, now time.Time) (Upload, bool) {
 	t.Helper()
-	u, ok, err := db.Claim(now)
+	return claimApp(t, db, "a", now)
+}
+
+func claimApp(t *testing.T, db *DB, app string, now time.Time) (Upload, bool) {
+	t.Helper()
+	u, ok, err := db.Claim(app, now)
 	require.NoError(t, err)
 	return u, ok
 }
@@ -38,19 +44,29 @@ func TestEnqueueClaimOrder(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, Upload{App: "a", Path: "two", State: Waiting, Updated: clk.Now().Add(-time.Second)}, u)
 
+	// Each app claims only its own entries, in queue order.
 	var got []string
-	for {
-		u, ok := claim(t, db, clk.Now())
-		if !ok {
-			break
+	for _, app := range []string{"a", "b"} {
+		for {
+			u, ok := claimApp(t, db, app, clk.Now())
+			if !ok {
+				break
+			}
+			assert.Equal(t, Uploading, u.State)
+			got = append(got, u.App+"/"+u.Path)
 		}
-		assert.Equal(t, Uploading, u.State)
-		got = append(got, u.App+"/"+u.Path)
+		if app == "a" {
+			assert.Equal(t, [3]int{2, 2, 0}, counts(t, db, ""))
+			_, ok := db.NextWake("a")
+			assert.False(t, ok)
+			_, ok = db.NextWake("b")
+			assert.True(t, ok, "b's entries still wait")
+		}
 	}
-	assert.Equal(t, []string{"b/one", "a/two", "b/three", "a/four"}, got)
+	assert.Equal(t, []string{"a/two", "a/four", "b/one", "b/three"}, got)
 	assert.Equal(t, [3]int{0, 4, 0}, counts(t, db, ""))
 	assert.Equal(t, [3]int{0, 2, 0}, counts(t, db, "a"))
-	_, ok := db.NextWake()
+	_, ok := db.NextWake("b")
 	assert.False(t, ok)
 }
 
@@ -92,7 +108,7 @@ func TestFailRetryHonoursNotBefore(t *testing.T) {
 	assert.False(t, u.Permanent)
 	assert.True(t, u.NotBefore.Equal(retry))
 
-	wake, ok := db.NextWake()
+	wake, ok := db.NextWake("a")
 	require.True(t, ok)
 	assert.True(t, wake.Equal(retry), "%v", wake)
 
@@ -188,7 +204,7 @@ func TestRemove(t *testing.T) {
 	assert.ErrorIs(t, err, ErrNotFound)
 	_, ok := claim(t, db, clk.Now())
 	assert.False(t, ok)
-	_, ok = db.NextWake()
+	_, ok = db.NextWake("a")
 	assert.False(t, ok)
 }
 
@@ -254,12 +270,14 @@ func TestRenameDirectory(t *testing.T) {
 
 	// Every w/ key points at a live entry: claims return exactly the entries.
 	var claimed []string
-	for {
-		u, ok := claim(t, db, clk.Now())
-		if !ok {
-			break
+	for _, app := range []string{"a", "other"} {
+		for {
+			u, ok := claimApp(t, db, app, clk.Now())
+			if !ok {
+				break
+			}
+			claimed = append(claimed, u.App+":"+u.Path)
 		}
-		claimed = append(claimed, u.App+":"+u.Path)
 	}
 	sort.Strings(claimed)
 	assert.Equal(t, all, claimed)
@@ -305,13 +323,20 @@ func TestConcurrentEnqueueClaim(t *testing.T) {
 	)
 	claimAll := func() {
 		for {
-			u, ok, err := db.Claim(clk.Now())
-			if !assert.NoError(t, err) || !ok {
+			any := false
+			for _, app := range []string{"app0", "app1"} {
+				u, ok, err := db.Claim(app, clk.Now())
+				if !assert.NoError(t, err) || !ok {
+					continue
+				}
+				any = true
+				mu.Lock()
+				claimed[u.App+"/"+u.Path]++
+				mu.Unlock()
+			}
+			if !any {
 				return
 			}
-			mu.Lock()
-			claimed[u.App+"/"+u.Path]++
-			mu.Unlock()
 		}
 	}
 	for w := range workers {
