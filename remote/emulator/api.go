@@ -55,6 +55,7 @@ func (e *AuthError) Error() string { return e.Code + ": " + e.Description }
 // Stats are a Server's counters since New.
 type Stats struct {
 	Uploads    int64 // uploads stored (200 answers)
+	TooLarge   int64 // uploads refused for size, counted when the limit is passed, before the 413 is sent
 	Downloads  int64 // file downloads served (200 or 206), thumbnails excluded
 	Thumbnails int64 // thumbnail downloads served (200 or 206)
 }

@@ -57,7 +57,7 @@ func newEnv(t *testing.T, o Options) *env {
 	return e
 }
 
-func (e *env) now() time.Time         { return time.UnixMilli(e.ms.Load()).UTC() }
+func (e *env) now() time.Time          { return time.UnixMilli(e.ms.Load()).UTC() }
 func (e *env) advance(d time.Duration) { e.ms.Add(d.Milliseconds()) }
 
 // answer is a response read whole.

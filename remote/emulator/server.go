@@ -28,7 +28,7 @@ type Server struct {
 	clock  atomic.Pointer[func() time.Time]
 	closed atomic.Bool
 
-	uploads, downloads, thumbnails atomic.Int64
+	uploads, tooLarge, downloads, thumbnails atomic.Int64
 
 	mu sync.Mutex
 	// GUARDED_BY(mu): successful downloads per uuid, files and thumbnails
@@ -117,6 +117,7 @@ func (s *Server) now() time.Time { return (*s.clock.Load())() }
 func (s *Server) Stats() Stats {
 	return Stats{
 		Uploads:    s.uploads.Load(),
+		TooLarge:   s.tooLarge.Load(),
 		Downloads:  s.downloads.Load(),
 		Thumbnails: s.thumbnails.Load(),
 	}

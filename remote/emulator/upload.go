@@ -44,12 +44,21 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, rt route) {
 			_ = os.Remove(tmp) // no-op error after a successful commit renamed it
 		}
 	}()
+	// fail answers a refused upload. It first reads what is left of the
+	// body (at most MaxSize+slack in all, discarded): a client still sending
+	// when the server hangs up may see a connection reset instead of the
+	// answer, so the emulator lets it finish, as front ends of the real
+	// service do.
 	fail := func(err error) {
 		var mbe *http.MaxBytesError
-		switch {
-		case errors.Is(err, errTooBig) || errors.As(err, &mbe):
+		tooLarge := errors.Is(err, errTooBig) || errors.As(err, &mbe)
+		if tooLarge {
+			s.tooLarge.Add(1)
+		}
+		_, _ = io.Copy(io.Discard, r.Body)
+		if tooLarge {
 			s.writeError(w, errTooLarge)
-		default:
+		} else {
 			s.writeError(w, errNoFile)
 		}
 	}
