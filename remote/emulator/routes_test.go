@@ -223,3 +223,36 @@ func TestLogsOneLinePerRequestWithoutSecrets(t *testing.T) {
 		assert.NotContains(t, out, s)
 	}
 }
+
+func TestParseRoute(t *testing.T) {
+	for _, tc := range []struct {
+		path string
+		ok   bool
+		want route
+	}{
+		{"/app-id/ID/chatfiles", true, route{app: "app-id/ID", base: "/app-id/ID"}},
+		{"/o/a/chatfiles", true, route{app: "o/a", base: "/o/a", org: "o", appName: "a"}},
+		{"/o/a/chatfiles/u", true, route{app: "o/a", base: "/o/a", org: "o", appName: "a", item: true, uuid: "u"}},
+		{"/o/a/chatfiles/", true, route{app: "o/a", base: "/o/a", org: "o", appName: "a", item: true}},
+		{"/o/a/chatfiles/..%2fx", true, route{app: "o/a", base: "/o/a", org: "o", appName: "a", item: true, uuid: "../x"}},
+		{"/o/a/chatfiles/a/b", true, route{app: "o/a", base: "/o/a", org: "o", appName: "a", item: true, uuid: "a/b"}},
+		{"/o/a/chatfiles/x%zz", true, route{app: "o/a", base: "/o/a", org: "o", appName: "a", item: true, uuid: "x%zz"}},
+		{"/o%2fx/a/chatfiles", false, route{}},
+		{"/o/a%2fx/chatfiles", false, route{}},
+		{"/app-id/a%2f../chatfiles", false, route{}},
+		{"/o/a%zz/chatfiles", false, route{}},
+		{"/o/a/files", false, route{}},
+		{"/chatfiles", false, route{}},
+	} {
+		got, ok := parseRoute(tc.path)
+		assert.Equal(t, tc.ok, ok, tc.path)
+		assert.Equal(t, tc.want, got, tc.path)
+	}
+}
+
+func TestAppDirName(t *testing.T) {
+	assert.Equal(t, "app-id%2FX_1", appDirName("app-id/X_1"))
+	assert.Equal(t, "o%2F%2E%2E", appDirName("o/.."))
+	assert.Equal(t, "%2E%2E%2F%2E%2E", appDirName("../.."))
+	assert.NotEqual(t, appDirName("a/b%2Fc"), appDirName("a/b/c"))
+}
