@@ -24,6 +24,7 @@ type Server struct {
 	noRange   bool
 	log       *slog.Logger
 	authorize func(app, token string) error
+	thumbSem  chan struct{} // a slot per thumbnail being made
 
 	clock  atomic.Pointer[func() time.Time]
 	closed atomic.Bool
@@ -58,6 +59,7 @@ func New(o Options) (*Server, error) {
 		authorize: o.Authorize,
 		perFile:   make(map[string]int64),
 		perThumb:  make(map[string]int64),
+		thumbSem:  make(chan struct{}, thumbWorkers),
 	}
 	if s.maxSize <= 0 {
 		s.maxSize = defaultMaxSize

@@ -112,14 +112,18 @@ func (st *store) commit(app, uuid, tmpPath string, m meta) error {
 	if err := os.MkdirAll(st.appDir(app), 0o700); err != nil {
 		return err
 	}
-	if err := os.Rename(tmpPath, st.dataPath(app, uuid)); err != nil {
+	data := st.dataPath(app, uuid)
+	if err := os.Rename(tmpPath, data); err != nil {
 		return err
 	}
 	b, err := json.Marshal(m)
-	if err != nil {
-		return err
+	if err == nil {
+		err = st.writeAtomic(st.metaPath(app, uuid), b)
 	}
-	return st.writeAtomic(st.metaPath(app, uuid), b)
+	if err != nil {
+		_ = os.Remove(data)
+	}
+	return err
 }
 
 // readMeta loads the metadata of uuid in app. A file that does not exist

@@ -21,6 +21,10 @@ import (
 // which chatfs maps to ENOENT for <uuid>.thumb.
 var errNoThumbnail = errors.New("no thumbnail")
 
+// thumbWorkers bounds how many thumbnails are made at once: decoding a
+// large image takes hundreds of MB.
+const thumbWorkers = 2
+
 // maxThumbPixels bounds the images the emulator will decode for a thumbnail
 // (a small file can declare a huge image); larger ones have no thumbnail.
 const maxThumbPixels = 64 << 20
@@ -31,8 +35,8 @@ const maxThumbPixels = 64 << 20
 // already fits the box, is its own thumbnail. A larger one is scaled to fit
 // the box given at upload (170×170 by default), keeping its aspect ratio
 // and never enlarging, and re-encoded in its own format; for a GIF, the
-// first frame. Concurrent first requests may each make it: the results are
-// equal and the rename is atomic.
+// first frame. At most thumbWorkers thumbnails are made at once, and a
+// request that waited for its turn first looks again for a cached one.
 func (s *Server) thumbnail(app, uuid string, m meta) (string, error) {
 	data := s.st.dataPath(app, uuid)
 	f, err := os.Open(data)
@@ -60,6 +64,11 @@ func (s *Server) thumbnail(app, uuid string, m meta) (string, error) {
 	}
 	cached := s.st.thumbPath(app, uuid)
 	if _, err := os.Stat(cached); err == nil {
+		return cached, nil
+	}
+	s.thumbSem <- struct{}{}
+	defer func() { <-s.thumbSem }()
+	if _, err := os.Stat(cached); err == nil { // made while this one waited
 		return cached, nil
 	}
 	if int64(cfg.Width)*int64(cfg.Height) > maxThumbPixels {

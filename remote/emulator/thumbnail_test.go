@@ -7,9 +7,12 @@ import (
 	"image/gif"
 	"image/jpeg"
 	"image/png"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -191,4 +194,35 @@ func TestFitBox(t *testing.T) {
 		tw, th := fitBox(tc.w, tc.h, tc.bw, tc.bh)
 		assert.Equal(t, [2]int{tc.tw, tc.th}, [2]int{tw, th}, "%+v", tc)
 	}
+}
+
+func TestConcurrentThumbnailRequests(t *testing.T) {
+	e := newEnv(t, Options{})
+	uuid, _ := e.put("/org/app", noiseJPEG(t, 800, 600), nil)
+	const n = 8
+	bodies := make([][]byte, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			req, _ := http.NewRequest(http.MethodGet, e.url+"/org/app/chatfiles/"+uuid, nil)
+			req.Header.Set("Authorization", "Bearer "+testToken)
+			req.Header.Set("thumbnail", "true")
+			resp, err := http.DefaultClient.Do(req)
+			if !assert.NoError(t, err) {
+				return
+			}
+			defer resp.Body.Close()
+			assert.Equal(t, 200, resp.StatusCode)
+			bodies[i], _ = io.ReadAll(resp.Body)
+		})
+	}
+	wg.Wait()
+	cfg, format := decodeConfig(t, bodies[0])
+	assert.Equal(t, "jpeg", format)
+	assert.Equal(t, [2]int{170, 128}, [2]int{cfg.Width, cfg.Height})
+	for _, b := range bodies[1:] {
+		assert.Equal(t, bodies[0], b)
+	}
+	assert.Equal(t, int64(n), e.srv.ThumbnailCount(uuid))
+	assert.Empty(t, e.tmpFiles())
 }
