@@ -1,0 +1,227 @@
+// Package config describes what chatfs mounts: one or more apps, where
+// state lives, and limits. It is read from a TOML file (--config) or built
+// from command-line flags for a single app.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// App is one app to mount.
+type App struct {
+	Name           string `toml:"name"`       // directory name; default the app id or org/app
+	Host           string `toml:"host"`       // base URL of the service
+	AppID          string `toml:"app_id"`     // Shengwang IM shape
+	Org            string `toml:"org"`        // Agora Chat / Easemob shape
+	App            string `toml:"app"`        //
+	TokenFile      string `toml:"token_file"` // app token, re-read on 401
+	Restrict       bool   `toml:"restrict_access"`
+	ThumbnailSize  string `toml:"thumbnail_size"` // "WxH"
+	MaxSize        int64  `toml:"max_size"`
+	AllowPlainHTTP bool   `toml:"allow_plain_http"` // http:// to a non-loopback host
+}
+
+// Config is a whole mount.
+type Config struct {
+	State     string `toml:"state"`      // puts index, outbox and cache under one directory
+	CacheSize int64  `toml:"cache_size"` // bytes
+	Apps      []App  `toml:"app"`
+}
+
+// Load reads a TOML config file. Unknown keys are errors, so a typo is not
+// silently ignored.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(data)
+}
+
+// Parse parses and validates a TOML config.
+func Parse(data []byte) (*Config, error) {
+	var c Config
+	md, err := toml.Decode(string(data), &c)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return nil, fmt.Errorf("config: unknown key %q", und[0].String())
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Validate checks every app and fills default names.
+func (c *Config) Validate() error {
+	if len(c.Apps) == 0 {
+		return errors.New("config: no [[app]] given")
+	}
+	if c.CacheSize < 0 {
+		return errors.New("config: cache_size must not be negative")
+	}
+	seen := map[string]bool{}
+	for i := range c.Apps {
+		a := &c.Apps[i]
+		if err := a.Validate(); err != nil {
+			return fmt.Errorf("config: app %d: %w", i+1, err)
+		}
+		if seen[a.Name] {
+			return fmt.Errorf("config: two apps named %q", a.Name)
+		}
+		seen[a.Name] = true
+	}
+	return nil
+}
+
+// Validate checks one app and fills its default name.
+func (a *App) Validate() error {
+	if a.AppID != "" && (a.Org != "" || a.App != "") {
+		return errors.New("give app_id or org and app, not both")
+	}
+	if a.AppID == "" && (a.Org == "" || a.App == "") {
+		return errors.New("give app_id, or both org and app")
+	}
+	for _, s := range []string{a.AppID, a.Org, a.App} {
+		if s != "" && !validSegment(s) {
+			return fmt.Errorf("%q is not a valid app id, org or app name", s)
+		}
+	}
+	if a.Name == "" {
+		a.Name = a.AppID
+		if a.Name == "" {
+			a.Name = a.Org + "-" + a.App
+		}
+	}
+	if !validSegment(a.Name) || strings.HasPrefix(a.Name, ".") {
+		return fmt.Errorf("%q is not a valid directory name", a.Name)
+	}
+	if err := CheckHost(a.Host, a.AllowPlainHTTP); err != nil {
+		return err
+	}
+	if _, _, err := a.Thumbnail(); err != nil {
+		return err
+	}
+	if a.MaxSize < 0 {
+		return errors.New("max_size must not be negative")
+	}
+	return nil
+}
+
+// Thumbnail parses ThumbnailSize; 0, 0 when not set.
+func (a *App) Thumbnail() (w, h int, err error) {
+	return ParseSize(a.ThumbnailSize)
+}
+
+// ParseSize parses "WxH" with both in 1..10000.
+func ParseSize(s string) (w, h int, err error) {
+	if s == "" {
+		return 0, 0, nil
+	}
+	ws, hs, ok := strings.Cut(strings.ToLower(s), "x")
+	w, err1 := strconv.Atoi(ws)
+	h, err2 := strconv.Atoi(hs)
+	if !ok || err1 != nil || err2 != nil || w < 1 || h < 1 || w > 10000 || h > 10000 {
+		return 0, 0, fmt.Errorf("thumbnail size %q: want WxH, e.g. 170x170", s)
+	}
+	return w, h, nil
+}
+
+// CheckHost accepts https URLs, and http only to a loopback address unless
+// allowPlain: tokens must not cross a network in clear text.
+func CheckHost(host string, allowPlain bool) error {
+	if host == "" {
+		return errors.New("host is required")
+	}
+	u, err := url.Parse(host)
+	if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+		return fmt.Errorf("host %q: want scheme://host[:port]", host)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if allowPlain || isLoopback(u.Hostname()) {
+			return nil
+		}
+		return fmt.Errorf("host %q: plain http sends the token in clear text; use https, or allow_plain_http (--allow-plain-http) to insist", host)
+	}
+	return fmt.Errorf("host %q: scheme must be https", host)
+}
+
+func isLoopback(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// validSegment: a single URL path segment and file name.
+func validSegment(s string) bool {
+	if s == "" || s == "." || s == ".." || len(s) > 128 {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x21 || r == 0x7f || strings.ContainsRune(`/\?#%`, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// Dirs are where a mount keeps its state.
+type Dirs struct {
+	Data  string // index and outbox: must survive, never in a cache directory
+	Cache string // download cache
+}
+
+// StateDirs resolves the state directories: under state when given, else
+// $XDG_DATA_HOME/chatfs and $XDG_CACHE_HOME/chatfs.
+func StateDirs(state string) (Dirs, error) {
+	if state != "" {
+		abs, err := filepath.Abs(state)
+		if err != nil {
+			return Dirs{}, err
+		}
+		return Dirs{Data: filepath.Join(abs, "data"), Cache: filepath.Join(abs, "cache")}, nil
+	}
+	home, _ := os.UserHomeDir()
+	data := os.Getenv("XDG_DATA_HOME")
+	if data == "" {
+		data = filepath.Join(home, ".local", "share")
+	}
+	cache := os.Getenv("XDG_CACHE_HOME")
+	if cache == "" {
+		cache = filepath.Join(home, ".cache")
+	}
+	if !filepath.IsAbs(data) || !filepath.IsAbs(cache) {
+		return Dirs{}, errors.New("cannot find a home directory for state: set --state")
+	}
+	return Dirs{Data: filepath.Join(data, "chatfs"), Cache: filepath.Join(cache, "chatfs")}, nil
+}
+
+// MakeDirs creates the state directories with mode 0700 and tightens them
+// if they exist with looser modes.
+func (d Dirs) MakeDirs() error {
+	for _, p := range []string{d.Data, d.Cache} {
+		if err := os.MkdirAll(p, 0o700); err != nil {
+			return err
+		}
+		if err := os.Chmod(p, 0o700); err != nil {
+			return err
+		}
+	}
+	return nil
+}
