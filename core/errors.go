@@ -1,0 +1,15 @@
+package core
+
+import "errors"
+
+// Errors the core returns besides those of remote, index and cache. fs/
+// maps all of them to errnos in one place.
+var (
+	// ErrNotExist: no such file (a name that is not a uuid, a forgotten file,
+	// a uuid the server does not know).
+	ErrNotExist = errors.New("no such file")
+	// ErrTooLarge: a write or truncate past the size limit.
+	ErrTooLarge = errors.New("file exceeds the size limit")
+	// ErrNotSupported: an operation chatfs does not offer here.
+	ErrNotSupported = errors.New("operation not supported")
+)

@@ -1,0 +1,76 @@
+package core
+
+import (
+	"errors"
+	"time"
+
+	"github.com/chatfs/chatfs/index"
+)
+
+// LinkTarget is the by-name/ symlink target of a file.
+func LinkTarget(f index.File) string { return "../files/" + f.UUID }
+
+// LookupName finds a name of by-name/.
+func (a *App) LookupName(name string) (index.File, error) {
+	f, err := a.opts.Index.LookupName(a.opts.Name, name)
+	if errors.Is(err, index.ErrNotFound) {
+		return index.File{}, ErrNotExist
+	}
+	if err != nil {
+		return index.File{}, err
+	}
+	if !a.visible(Entry{File: f}) {
+		return index.File{}, ErrNotExist
+	}
+	return f, nil
+}
+
+// ListNames calls fn for every name of by-name/ in name order.
+func (a *App) ListNames(fn func(name, uuid string) error) error {
+	return a.opts.Index.ListNames(a.opts.Name, fn)
+}
+
+// ForgetName forgets the file a by-name/ entry points to.
+func (a *App) ForgetName(name string) error {
+	f, err := a.LookupName(name)
+	if err != nil {
+		return err
+	}
+	return a.Forget(f.UUID)
+}
+
+// Xattr is one extended attribute.
+type Xattr struct {
+	Name  string
+	Value string
+}
+
+// FileXattrs are the extended attributes of an entry of files/, in a fixed
+// order: the chatfs attributes, then the freedesktop ones file managers read.
+func FileXattrs(e Entry) []Xattr {
+	f := e.File
+	var xs []Xattr
+	add := func(name, value string) {
+		if value != "" {
+			xs = append(xs, Xattr{name, value})
+		}
+	}
+	uuid, secret, url := f.UUID, f.ShareSecret, f.URL
+	if e.Thumb && f.ThumbUUID != "" {
+		uuid, secret, url = f.ThumbUUID, f.ThumbSecret, ""
+	}
+	add("user.chatfs.uuid", uuid)
+	add("user.chatfs.url", url)
+	add("user.chatfs.share_secret", secret)
+	add("user.chatfs.name", f.Name)
+	if !f.Expires.IsZero() {
+		add("user.chatfs.expires", f.Expires.UTC().Format(time.RFC3339))
+	}
+	mime := f.MIME
+	if e.Thumb {
+		mime = "" // the server's thumbnail may be re-encoded: type unknown until read
+	}
+	add("user.mime_type", mime)
+	add("user.xdg.origin.url", url)
+	return xs
+}

@@ -1,0 +1,322 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chatfs/chatfs/index"
+)
+
+// Outbox is an app's upload/ directory: files staged on local disk (the
+// directory fs/ serves upload/ from), uploaded once closed and settled.
+//
+// fs/ tells it what happens to paths (Opened, Closed, Changed, Renamed,
+// Removed). A path with no writer and no change for SettleDelay is queued in
+// the index; uploaders claim queued paths, upload them, record the file and
+// move the staged bytes into the download cache, which takes them out of
+// upload/. Staged files and queue entries are on disk, so a crash loses
+// nothing: start() re-queues every staged file the queue does not hold.
+//
+// Paths are slash-separated and relative to the staging directory.
+type Outbox struct {
+	// read only after newOutbox
+	app  *App
+	dir  string
+	wake chan struct{}
+
+	// LOCK ORDERING: Outbox.mu is a leaf: nothing else is locked while it is
+	// held, and no disk or network I/O happens under it. While an upload is
+	// being recorded and its file moved out of upload/ (finishing), events
+	// on that path wait for it outside the lock.
+	mu        sync.Mutex
+	writers   map[uint64]string        // writable handle -> its file's path ("" once removed). GUARDED_BY(mu)
+	nextID    uint64                   // the last writable handle's id. GUARDED_BY(mu)
+	timers    map[string]*settle       // path -> its settle timer. GUARDED_BY(mu)
+	inflight  map[string]*flight       // path -> its upload in flight. GUARDED_BY(mu)
+	finishing map[string]chan struct{} // path -> closed when its upload is recorded and moved. GUARDED_BY(mu)
+	ctx       context.Context          // cancelled when uploads must stop. GUARDED_BY(mu) until start
+	cancel    context.CancelFunc
+	stopping  chan struct{} // closed when no new upload may start
+	wg        sync.WaitGroup
+}
+
+func newOutbox(a *App) (*Outbox, error) {
+	if err := os.MkdirAll(a.opts.OutboxDir, 0o700); err != nil {
+		return nil, err
+	}
+	return &Outbox{
+		app:       a,
+		dir:       a.opts.OutboxDir,
+		wake:      make(chan struct{}, 1),
+		writers:   make(map[uint64]string),
+		timers:    make(map[string]*settle),
+		inflight:  make(map[string]*flight),
+		finishing: make(map[string]chan struct{}),
+		stopping:  make(chan struct{}),
+	}, nil
+}
+
+// Dir is the staging directory that backs upload/.
+func (o *Outbox) Dir() string { return o.dir }
+
+// CheckSize answers ErrTooLarge when a file would grow to end bytes past the
+// app's size limit. fs/ calls it before every write and truncate.
+func (o *Outbox) CheckSize(end int64) error {
+	if end > o.app.opts.MaxSize {
+		return ErrTooLarge
+	}
+	return nil
+}
+
+// Opened records a writable handle being opened on path and returns its id
+// for Closed. It stops the path's settle timer and aborts its upload in
+// flight. Call it before the file is opened on disk, so an upload that
+// completes cannot move the file away from under a writer.
+func (o *Outbox) Opened(rel string) uint64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.waitFinishingLocked(rel)
+	o.nextID++
+	o.writers[o.nextID] = rel
+	o.stopLocked(rel)
+	return o.nextID
+}
+
+// hasWriterLocked reports whether path has a writable handle open.
+// LOCKS_REQUIRED(mu)
+func (o *Outbox) hasWriterLocked(rel string) bool {
+	for _, p := range o.writers {
+		if p == rel {
+			return true
+		}
+	}
+	return false
+}
+
+// waitFinishingLocked waits until no upload at or below rel is being
+// recorded. It releases mu while it waits. LOCKS_REQUIRED(mu)
+func (o *Outbox) waitFinishingLocked(rel string) {
+	for {
+		var fin chan struct{}
+		for p, c := range o.finishing {
+			if under(p, rel) {
+				fin = c
+				break
+			}
+		}
+		if fin == nil {
+			return
+		}
+		o.mu.Unlock()
+		<-fin
+		o.mu.Lock()
+	}
+}
+
+// Closed records the release of the writable handle id. When the last
+// writer of a file closes, the file starts to settle.
+func (o *Outbox) Closed(id uint64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	rel, ok := o.writers[id]
+	delete(o.writers, id)
+	if ok && rel != "" && !o.hasWriterLocked(rel) {
+		o.scheduleLocked(rel)
+	}
+}
+
+// Changed records a change to path that did not go through a writable
+// handle (truncate by name, new times): it settles again.
+func (o *Outbox) Changed(rel string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.waitFinishingLocked(rel)
+	o.stopLocked(rel)
+	if !o.hasWriterLocked(rel) {
+		o.scheduleLocked(rel)
+	}
+}
+
+// Removed records that path (a file, or a folder and all below it) is gone.
+func (o *Outbox) Removed(rel string) {
+	o.mu.Lock()
+	o.waitFinishingLocked(rel)
+	for _, p := range o.underLocked(rel) {
+		o.stopLocked(p)
+	}
+	for id, p := range o.writers {
+		if under(p, rel) {
+			o.writers[id] = ""
+		}
+	}
+	o.mu.Unlock()
+	if err := o.app.opts.Index.Remove(o.app.opts.Name, rel); err != nil {
+		o.app.log.Warn("outbox: remove queue entry", "path", rel, "err", err)
+	}
+}
+
+// Renamed records that oldRel (a file or a folder) is now newRel. Pending
+// and running uploads under either name start over under the new one.
+func (o *Outbox) Renamed(oldRel, newRel string) {
+	o.mu.Lock()
+	o.waitFinishingLocked(oldRel)
+	o.waitFinishingLocked(newRel)
+	for _, p := range append(o.underLocked(oldRel), o.underLocked(newRel)...) {
+		o.stopLocked(p)
+	}
+	for id, p := range o.writers {
+		if under(p, oldRel) {
+			o.writers[id] = newRel + strings.TrimPrefix(p, oldRel)
+		} else if under(p, newRel) {
+			o.writers[id] = "" // replaced by the rename
+		}
+	}
+	o.mu.Unlock()
+	if err := o.app.opts.Index.Rename(o.app.opts.Name, oldRel, newRel); err != nil {
+		o.app.log.Warn("outbox: rename queue entry", "from", oldRel, "to", newRel, "err", err)
+	}
+	o.settleTree(newRel)
+}
+
+// settleTree schedules every regular file at or below rel.
+func (o *Outbox) settleTree(rel string) {
+	root := filepath.Join(o.dir, filepath.FromSlash(rel))
+	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return nil
+		}
+		r, err := filepath.Rel(o.dir, p)
+		if err != nil {
+			return nil
+		}
+		r = filepath.ToSlash(r)
+		o.mu.Lock()
+		if !o.hasWriterLocked(r) {
+			o.scheduleLocked(r)
+		}
+		o.mu.Unlock()
+		return nil
+	})
+}
+
+// underLocked lists the paths with state that are rel or below it.
+// LOCKS_REQUIRED(mu)
+func (o *Outbox) underLocked(rel string) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(p string) {
+		if !seen[p] && under(p, rel) {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	for p := range o.timers {
+		add(p)
+	}
+	for p := range o.inflight {
+		add(p)
+	}
+	add(rel)
+	return out
+}
+
+// stopLocked stops path's settle timer and aborts its upload in flight.
+// LOCKS_REQUIRED(mu)
+func (o *Outbox) stopLocked(rel string) {
+	if st, ok := o.timers[rel]; ok {
+		st.t.Stop()
+		delete(o.timers, rel)
+	}
+	if f, ok := o.inflight[rel]; ok {
+		f.cancel()
+		delete(o.inflight, rel)
+	}
+}
+
+// scheduleLocked (re)starts path's settle timer. Temporary names are never
+// uploaded. LOCKS_REQUIRED(mu)
+func (o *Outbox) scheduleLocked(rel string) {
+	if isTempPath(rel) {
+		return
+	}
+	if st, ok := o.timers[rel]; ok {
+		st.t.Stop()
+	}
+	st := &settle{}
+	st.t = time.AfterFunc(o.app.opts.SettleDelay, func() { o.settled(rel, st) })
+	o.timers[rel] = st
+}
+
+// settled queues path once its timer ran out with nothing else happening.
+func (o *Outbox) settled(rel string, st *settle) {
+	o.mu.Lock()
+	if o.timers[rel] != st || o.hasWriterLocked(rel) {
+		o.mu.Unlock()
+		return
+	}
+	delete(o.timers, rel)
+	o.mu.Unlock()
+	fi, err := os.Lstat(filepath.Join(o.dir, filepath.FromSlash(rel)))
+	if err != nil || !fi.Mode().IsRegular() {
+		return
+	}
+	if err := o.app.opts.Index.Enqueue(o.app.opts.Name, rel); err != nil {
+		o.app.log.Error("outbox: enqueue", "path", rel, "err", err)
+		return
+	}
+	o.kick()
+}
+
+// kick wakes an idle uploader.
+func (o *Outbox) kick() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// State is what upload/ shows of a path in its xattrs: "waiting",
+// "uploading" or "failed" and the reason of the last failure. ok is false
+// for paths that will not be uploaded (temporary names, folders).
+func (o *Outbox) State(rel string) (state index.UploadState, reason string, ok bool) {
+	if isTempPath(rel) {
+		return "", "", false
+	}
+	o.mu.Lock()
+	_, pending := o.timers[rel]
+	pending = pending || o.hasWriterLocked(rel)
+	o.mu.Unlock()
+	u, err := o.app.opts.Index.GetUpload(o.app.opts.Name, rel)
+	switch {
+	case err == nil && !pending:
+		if u.State == index.Done {
+			u.State = index.Uploading
+		}
+		return u.State, u.Error, true
+	case err == nil || errors.Is(err, index.ErrNotFound):
+		st, serr := os.Lstat(filepath.Join(o.dir, filepath.FromSlash(rel)))
+		if serr != nil || !st.Mode().IsRegular() {
+			return "", "", false
+		}
+		return index.Waiting, u.Error, true
+	default:
+		return "", "", false
+	}
+}
+
+// under reports whether path p is rel or below it.
+func under(p, rel string) bool { return p == rel || strings.HasPrefix(p, rel+"/") }
+
+// settle is a path's settle timer. The timer's callback knows it by this
+// pointer, so a timer that fires after being replaced does nothing; t is
+// read and written only under Outbox.mu.
+type settle struct{ t *time.Timer }
+
+// flight is an upload in progress.
+type flight struct{ cancel context.CancelFunc }

@@ -1,0 +1,351 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/chatfs/chatfs/index"
+	"github.com/chatfs/chatfs/remote"
+)
+
+// maxRetryBackoff bounds the pause between attempts of a failing upload.
+const maxRetryBackoff = 10 * time.Minute
+
+// DefaultTTL is how long the service keeps files unless configured otherwise.
+const DefaultTTL = 7 * 24 * time.Hour
+
+// start recovers the queue from disk and starts the uploaders.
+func (o *Outbox) start(ctx context.Context) error {
+	if err := o.recover(); err != nil {
+		return err
+	}
+	o.mu.Lock()
+	o.ctx, o.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	o.mu.Unlock()
+	for i := 0; i < o.app.opts.Uploaders; i++ {
+		o.wg.Add(1)
+		go o.worker()
+	}
+	return nil
+}
+
+// recover finishes what a crash interrupted: uploads recorded but not yet
+// moved out of upload/ are moved; queue entries whose file is gone are
+// dropped; staged files the queue does not hold are queued.
+func (o *Outbox) recover() error {
+	idx, app := o.app.opts.Index, o.app.opts.Name
+	queued := map[string]bool{}
+	err := idx.ListUploads(app, func(u index.Upload) error {
+		queued[u.Path] = true
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for p := range queued {
+		u, err := idx.GetUpload(app, p)
+		if err != nil {
+			continue
+		}
+		full := filepath.Join(o.dir, filepath.FromSlash(p))
+		switch _, serr := os.Lstat(full); {
+		case u.State == index.Done:
+			if serr == nil {
+				if err := o.app.opts.Cache.Adopt(u.UUID, full); err != nil {
+					o.app.log.Error("outbox: recover uploaded file", "path", p, "err", err)
+					continue
+				}
+			}
+			_ = idx.Remove(app, p)
+		case serr != nil:
+			_ = idx.Remove(app, p)
+		}
+	}
+	return filepath.WalkDir(o.dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return nil
+		}
+		r, err := filepath.Rel(o.dir, p)
+		if err != nil {
+			return nil
+		}
+		r = filepath.ToSlash(r)
+		if queued[r] || isTempPath(r) {
+			return nil
+		}
+		return idx.Enqueue(app, r)
+	})
+}
+
+// close stops the uploaders: none starts a new upload; those in flight get
+// up to grace to finish, then are cancelled and stay queued.
+func (o *Outbox) close(grace time.Duration) {
+	o.mu.Lock()
+	if o.cancel == nil {
+		o.mu.Unlock()
+		return
+	}
+	select {
+	case <-o.stopping:
+	default:
+		close(o.stopping)
+	}
+	for p, st := range o.timers {
+		st.t.Stop()
+		delete(o.timers, p)
+	}
+	o.mu.Unlock()
+	done := make(chan struct{})
+	go func() { o.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(grace):
+		o.cancel()
+		<-done
+	}
+	o.cancel()
+}
+
+func (o *Outbox) worker() {
+	defer o.wg.Done()
+	idx, app := o.app.opts.Index, o.app.opts.Name
+	for {
+		select {
+		case <-o.stopping:
+			return
+		default:
+		}
+		u, ok, err := idx.Claim(app, o.app.opts.Now())
+		if err != nil {
+			o.app.log.Error("outbox: claim", "err", err)
+		}
+		if ok {
+			o.upload(u)
+			continue
+		}
+		wait := time.Minute
+		if next, ok := idx.NextWake(app); ok {
+			wait = min(wait, max(next.Sub(o.app.opts.Now()), 10*time.Millisecond))
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-o.stopping:
+			t.Stop()
+			return
+		case <-o.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// upload uploads one claimed entry and records the outcome.
+func (o *Outbox) upload(u index.Upload) {
+	idx, app, log := o.app.opts.Index, o.app.opts.Name, o.app.log
+	o.mu.Lock()
+	if o.hasWriterLocked(u.Path) {
+		// Opened again since it settled: Closed will queue it again.
+		o.mu.Unlock()
+		_ = idx.Enqueue(app, u.Path)
+		return
+	}
+	ctx, cancel := context.WithCancel(o.ctx)
+	fl := &flight{cancel}
+	o.inflight[u.Path] = fl
+	o.mu.Unlock()
+	defer cancel()
+
+	full := filepath.Join(o.dir, filepath.FromSlash(u.Path))
+	res, file, err := o.send(ctx, u.Path, full)
+	if err == nil {
+		err = o.finish(ctx, u.Path, full, res, file)
+	}
+	o.mu.Lock()
+	if o.inflight[u.Path] == fl {
+		delete(o.inflight, u.Path)
+	}
+	o.mu.Unlock()
+
+	switch {
+	case err == nil:
+		log.Info("uploaded", "path", u.Path, "uuid", file.UUID, "size", file.Size)
+	case errors.Is(err, errGone):
+		_ = idx.Remove(app, u.Path)
+	case ctx.Err() != nil:
+		// Changed, renamed or removed while uploading (the event that
+		// cancelled us has re-queued or dropped it), or shutting down:
+		// leave it waiting for the next attempt or the next mount.
+		if cur, gerr := idx.GetUpload(app, u.Path); gerr == nil && cur.State == index.Uploading {
+			_ = idx.Enqueue(app, u.Path)
+		}
+	case permanent(err):
+		log.Warn("upload failed", "path", u.Path, "err", err)
+		_ = idx.Fail(app, u.Path, reason(err), true, time.Time{})
+	default:
+		wait := backoff(o.app.opts.RetryBackoff, u.Attempts)
+		if remote.IsQuotaExceeded(err) || remote.IsUnauthorized(err) || remote.IsForbidden(err) {
+			wait = maxRetryBackoff
+		}
+		log.Warn("upload failed, will retry", "path", u.Path, "attempt", u.Attempts+1, "in", wait.Round(time.Millisecond), "err", err)
+		_ = idx.Fail(app, u.Path, reason(err), false, o.app.opts.Now().Add(wait))
+		o.kickAfter(wait)
+	}
+}
+
+// errGone: the staged file disappeared or is no longer a regular file.
+var errGone = errors.New("staged file is gone")
+
+// send uploads the staged file at full.
+func (o *Outbox) send(ctx context.Context, rel, full string) (remote.UploadResult, index.File, error) {
+	f, err := os.OpenFile(full, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return remote.UploadResult{}, index.File{}, errGone
+		}
+		return remote.UploadResult{}, index.File{}, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		return remote.UploadResult{}, index.File{}, errGone
+	}
+	if st.Size() > o.app.opts.MaxSize {
+		return remote.UploadResult{}, index.File{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, st.Size(), o.app.opts.MaxSize)
+	}
+	head := make([]byte, 512)
+	n, _ := f.ReadAt(head, 0)
+	mime := sniff(head[:n], "")
+	req := remote.UploadRequest{
+		Name:     path.Base(rel),
+		File:     f,
+		Size:     st.Size(),
+		Restrict: o.app.opts.Restrict,
+	}
+	if isImage(mime) {
+		req.ThumbWidth, req.ThumbHeight = o.app.opts.ThumbWidth, o.app.opts.ThumbHeight
+	}
+	res, err := o.app.opts.Remote.Upload(ctx, req)
+	if err != nil {
+		return res, index.File{}, err
+	}
+	if after, serr := os.Lstat(full); serr != nil || after.Size() != st.Size() || !after.ModTime().Equal(st.ModTime()) {
+		// Rewritten while we sent it: what the server has is stale.
+		return res, index.File{}, context.Canceled
+	}
+	uploaded := res.Timestamp
+	if uploaded.IsZero() {
+		uploaded = o.app.opts.Now()
+	}
+	return res, index.File{
+		App:         o.app.opts.Name,
+		UUID:        res.UUID,
+		Name:        path.Base(rel),
+		ShareSecret: shareSecret(res, o.app.opts.Restrict),
+		URL:         res.URL(),
+		Size:        st.Size(),
+		MIME:        mime,
+		Uploaded:    uploaded,
+		Expires:     uploaded.Add(DefaultTTL),
+		HasThumb:    isImage(mime),
+	}, nil
+}
+
+// shareSecret keeps the secret only for restricted files: the service
+// answers one for every upload, but only restricted files need it.
+func shareSecret(res remote.UploadResult, restrict bool) string {
+	if restrict {
+		return res.ShareSecret
+	}
+	return ""
+}
+
+// finish records an uploaded file and moves its staged bytes into the
+// download cache, out of upload/. The record is written first (as Done), so
+// a crash between the two steps is finished by recover, not re-uploaded.
+func (o *Outbox) finish(ctx context.Context, rel, full string, res remote.UploadResult, file index.File) error {
+	idx, app := o.app.opts.Index, o.app.opts.Name
+	o.mu.Lock()
+	if ctx.Err() != nil || o.hasWriterLocked(rel) {
+		o.mu.Unlock()
+		return context.Canceled
+	}
+	fin := make(chan struct{})
+	o.finishing[rel] = fin
+	o.mu.Unlock()
+	defer func() {
+		o.mu.Lock()
+		delete(o.finishing, rel)
+		close(fin)
+		o.mu.Unlock()
+	}()
+
+	if err := idx.Complete(app, rel, &file); err != nil {
+		return err
+	}
+	if err := o.app.opts.Cache.Adopt(file.UUID, full); err != nil {
+		o.app.log.Error("outbox: move uploaded file to cache", "path", rel, "err", err)
+		if rerr := os.Remove(full); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			return err
+		}
+	}
+	if err := idx.Remove(app, rel); err != nil {
+		return err
+	}
+	if file.HasThumb {
+		go o.app.prefetch(Entry{File: file, Thumb: true})
+	}
+	return nil
+}
+
+// prefetch fills the cache with an entry in the background (thumbnails of
+// new uploads, so that file managers and stat see them at once).
+func (a *App) prefetch(e Entry) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	h, err := a.Open(ctx, e)
+	if err != nil {
+		return
+	}
+	defer h.Close()
+	_, _ = io.Copy(io.Discard, io.NewSectionReader(readerAt{ctx, h}, 0, 1<<40))
+}
+
+// readerAt adapts a cache handle to io.ReaderAt with a fixed context.
+type readerAt struct {
+	ctx context.Context
+	h   interface {
+		ReadAt(ctx context.Context, p []byte, off int64) (int, error)
+	}
+}
+
+func (r readerAt) ReadAt(p []byte, off int64) (int, error) { return r.h.ReadAt(r.ctx, p, off) }
+
+// kickAfter wakes an uploader after d, when a retry is due.
+func (o *Outbox) kickAfter(d time.Duration) { time.AfterFunc(d, o.kick) }
+
+// permanent reports failures that retrying will not mend.
+func permanent(err error) bool {
+	return errors.Is(err, ErrTooLarge) || remote.IsInvalid(err) || remote.IsTooLarge(err) || remote.IsAppNotFound(err)
+}
+
+// reason is the text shown in user.chatfs.error.
+func reason(err error) string { return err.Error() }
+
+// backoff is the pause before attempt n+1: base·2ⁿ with jitter, capped.
+func backoff(base time.Duration, n int) time.Duration {
+	d := base
+	for i := 0; i < n && d < maxRetryBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, maxRetryBackoff)
+	return d/2 + rand.N(d/2+1)
+}
