@@ -1,0 +1,91 @@
+package fs
+
+import (
+	"context"
+	"log/slog"
+	"syscall"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/chatfs/chatfs/core"
+	"github.com/chatfs/chatfs/index"
+)
+
+// byNameDir is an app's by-name/: original names as symlinks to files/.
+type byNameDir struct {
+	gofs.Inode
+	app *core.App
+	log *slog.Logger
+}
+
+var _ = (gofs.NodeLookuper)((*byNameDir)(nil))
+
+func (d *byNameDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	f, err := d.app.LookupName(name)
+	if err != nil {
+		return nil, errno(d.log, "lookup", err)
+	}
+	n := &linkNode{file: f}
+	n.fill(&out.Attr)
+	out.SetEntryTimeout(listingTimeout)
+	out.SetAttrTimeout(immutableTimeout)
+	return d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFLNK, Ino: f.Ino + 2}), 0
+}
+
+var _ = (gofs.NodeReaddirer)((*byNameDir)(nil))
+
+func (d *byNameDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	var list []fuse.DirEntry
+	err := d.app.ListNames(func(name, uuid string) error {
+		list = append(list, fuse.DirEntry{Name: name, Mode: syscall.S_IFLNK})
+		return nil
+	})
+	if err != nil {
+		return nil, errno(d.log, "readdir", err)
+	}
+	return gofs.NewListDirStream(list), 0
+}
+
+var _ = (gofs.NodeGetattrer)((*byNameDir)(nil))
+
+func (d *byNameDir) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	dirAttr(&out.Attr, d.StableAttr().Ino, 0o755)
+	return 0
+}
+
+var _ = (gofs.NodeUnlinker)((*byNameDir)(nil))
+
+// Unlink forgets the file the link points to, as rm in files/ does.
+func (d *byNameDir) Unlink(ctx context.Context, name string) syscall.Errno {
+	return errno(d.log, "unlink", d.app.ForgetName(name))
+}
+
+// linkNode is a by-name/ symlink.
+type linkNode struct {
+	gofs.Inode
+	file index.File
+}
+
+func (n *linkNode) fill(out *fuse.Attr) {
+	out.Ino = n.file.Ino + 2
+	out.Mode = syscall.S_IFLNK | 0o777
+	out.Nlink = 1
+	out.Size = uint64(len(core.LinkTarget(n.file)))
+	t := n.file.Uploaded
+	out.SetTimes(&t, &t, &t)
+}
+
+var _ = (gofs.NodeGetattrer)((*linkNode)(nil))
+
+func (n *linkNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	n.fill(&out.Attr)
+	out.SetTimeout(immutableTimeout)
+	return 0
+}
+
+var _ = (gofs.NodeReadlinker)((*linkNode)(nil))
+
+func (n *linkNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
+	return []byte(core.LinkTarget(n.file)), 0
+}

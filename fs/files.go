@@ -1,0 +1,205 @@
+package fs
+
+import (
+	"context"
+	"log/slog"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/chatfs/chatfs/core"
+)
+
+// filesDir is an app's files/: every file chatfs knows, by uuid, read-only.
+type filesDir struct {
+	gofs.Inode
+	app *core.App
+	log *slog.Logger
+}
+
+var _ = (gofs.NodeLookuper)((*filesDir)(nil))
+
+func (d *filesDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	e, err := d.app.Lookup(ctx, name)
+	if err != nil {
+		return nil, errno(d.log, "lookup", err)
+	}
+	n := &fileNode{app: d.app, log: d.log, entry: e}
+	n.fill(&out.Attr)
+	out.SetEntryTimeout(immutableTimeout)
+	out.SetAttrTimeout(n.attrTimeout())
+	return d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: e.Ino()}), 0
+}
+
+var _ = (gofs.NodeReaddirer)((*filesDir)(nil))
+
+func (d *filesDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	var list []fuse.DirEntry
+	err := d.app.List(func(e core.Entry) error {
+		list = append(list, fuse.DirEntry{Name: e.Name(), Ino: e.Ino(), Mode: syscall.S_IFREG})
+		return nil
+	})
+	if err != nil {
+		return nil, errno(d.log, "readdir", err)
+	}
+	return gofs.NewListDirStream(list), 0
+}
+
+var _ = (gofs.NodeGetattrer)((*filesDir)(nil))
+
+func (d *filesDir) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	dirAttr(&out.Attr, d.StableAttr().Ino, 0o755)
+	return 0
+}
+
+var _ = (gofs.NodeUnlinker)((*filesDir)(nil))
+
+// Unlink forgets a file locally; the service has no delete.
+func (d *filesDir) Unlink(ctx context.Context, name string) syscall.Errno {
+	uuid, thumb, ok := core.ParseFileName(name)
+	if !ok {
+		return syscall.ENOENT
+	}
+	if thumb {
+		return syscall.EPERM // a thumbnail goes with its file
+	}
+	return errno(d.log, "unlink", d.app.Forget(uuid))
+}
+
+var _ = (gofs.NodeCreater)((*filesDir)(nil))
+
+func (d *filesDir) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+	return nil, nil, 0, syscall.EROFS
+}
+
+var _ = (gofs.NodeMkdirer)((*filesDir)(nil))
+
+func (d *filesDir) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.EROFS
+}
+
+var _ = (gofs.NodeMknoder)((*filesDir)(nil))
+
+func (d *filesDir) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.EROFS
+}
+
+var _ = (gofs.NodeSymlinker)((*filesDir)(nil))
+
+func (d *filesDir) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.EROFS
+}
+
+var _ = (gofs.NodeLinker)((*filesDir)(nil))
+
+func (d *filesDir) Link(ctx context.Context, target gofs.InodeEmbedder, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.EROFS
+}
+
+var _ = (gofs.NodeRenamer)((*filesDir)(nil))
+
+func (d *filesDir) Rename(ctx context.Context, name string, newParent gofs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	return syscall.EROFS
+}
+
+// fileNode is a file of files/ or its thumbnail.
+type fileNode struct {
+	gofs.Inode
+	app   *core.App
+	log   *slog.Logger
+	entry core.Entry
+}
+
+// fill sets a file's attributes: real size (0 while unknown), upload time
+// as mtime, read-only.
+func (n *fileNode) fill(out *fuse.Attr) {
+	out.Ino = n.entry.Ino()
+	out.Mode = syscall.S_IFREG | 0o444
+	out.Nlink = 1
+	if size := n.app.Size(n.entry); size > 0 {
+		out.Size = uint64(size)
+		out.Blocks = (out.Size + 511) / 512
+	}
+	t := n.entry.File.Uploaded
+	out.SetTimes(&t, &t, &t)
+}
+
+// attrTimeout: attributes are immutable once the size is known; until then
+// the kernel asks again.
+func (n *fileNode) attrTimeout() time.Duration {
+	if n.app.Size(n.entry) >= 0 {
+		return immutableTimeout
+	}
+	return 0
+}
+
+var _ = (gofs.NodeGetattrer)((*fileNode)(nil))
+
+func (n *fileNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	n.fill(&out.Attr)
+	out.SetTimeout(n.attrTimeout())
+	return 0
+}
+
+var _ = (gofs.NodeSetattrer)((*fileNode)(nil))
+
+func (n *fileNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	return syscall.EROFS
+}
+
+var _ = (gofs.NodeOpener)((*fileNode)(nil))
+
+func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
+		return nil, 0, syscall.EROFS
+	}
+	h, err := n.app.Open(ctx, n.entry)
+	if err != nil {
+		return nil, 0, errno(n.log, "open", err)
+	}
+	fh := &readHandle{h: h, log: n.log}
+	if n.app.Size(n.entry) < 0 {
+		// Size unknown until the download answers: the kernel must not cut
+		// reads at a size of 0.
+		return fh, fuse.FOPEN_DIRECT_IO, 0
+	}
+	if h.Complete() {
+		return &passthroughHandle{fh}, fuse.FOPEN_KEEP_CACHE, 0
+	}
+	return fh, fuse.FOPEN_KEEP_CACHE, 0
+}
+
+var _ = (gofs.NodeGetxattrer)((*fileNode)(nil))
+
+func (n *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	for _, x := range core.FileXattrs(n.entry) {
+		if x.Name == attr {
+			return copyXattr(dest, x.Value)
+		}
+	}
+	return 0, syscall.ENODATA
+}
+
+var _ = (gofs.NodeListxattrer)((*fileNode)(nil))
+
+func (n *fileNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	var names []string
+	for _, x := range core.FileXattrs(n.entry) {
+		names = append(names, x.Name)
+	}
+	return copyXattrNames(dest, names)
+}
+
+var _ = (gofs.NodeSetxattrer)((*fileNode)(nil))
+
+func (n *fileNode) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
+	return syscall.EROFS
+}
+
+var _ = (gofs.NodeRemovexattrer)((*fileNode)(nil))
+
+func (n *fileNode) Removexattr(ctx context.Context, attr string) syscall.Errno {
+	return syscall.EROFS
+}

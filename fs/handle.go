@@ -1,0 +1,75 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"syscall"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/chatfs/chatfs/cache"
+)
+
+// readHandle reads an open files/ entry through the download cache; a read
+// waits only for the bytes it asks for.
+type readHandle struct {
+	h   *cache.Handle
+	log *slog.Logger
+}
+
+var _ = (gofs.FileReader)((*readHandle)(nil))
+
+func (r *readHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	n, err := r.h.ReadAt(ctx, dest, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, errno(r.log, "read", err)
+	}
+	return fuse.ReadResultData(dest[:n]), 0
+}
+
+var _ = (gofs.FileReleaser)((*readHandle)(nil))
+
+func (r *readHandle) Release(ctx context.Context) syscall.Errno {
+	return errno(r.log, "release", r.h.Close())
+}
+
+// passthroughHandle is a readHandle on a fully cached file: where the
+// kernel supports FUSE passthrough it reads the cache file directly;
+// elsewhere go-fuse falls back to Read.
+type passthroughHandle struct {
+	*readHandle
+}
+
+var _ = (gofs.FilePassthroughFder)((*passthroughHandle)(nil))
+
+func (p *passthroughHandle) PassthroughFd() (int, bool) {
+	f, ok := p.h.File()
+	if !ok {
+		return 0, false
+	}
+	return int(f.Fd()), true
+}
+
+// copyXattr answers a getxattr: the size when dest is empty, ERANGE when it
+// is too small.
+func copyXattr(dest []byte, value string) (uint32, syscall.Errno) {
+	if len(dest) == 0 {
+		return uint32(len(value)), 0
+	}
+	if len(dest) < len(value) {
+		return uint32(len(value)), syscall.ERANGE
+	}
+	return uint32(copy(dest, value)), 0
+}
+
+// copyXattrNames answers a listxattr with NUL-terminated names.
+func copyXattrNames(dest []byte, names []string) (uint32, syscall.Errno) {
+	var b []byte
+	for _, n := range names {
+		b = append(append(b, n...), 0)
+	}
+	return copyXattr(dest, string(b))
+}

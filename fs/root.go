@@ -1,0 +1,118 @@
+// Package fs is chatfs's FUSE adapter: a go-fuse node tree whose every
+// method finds its node, calls the core, fills the reply and maps the error
+// with errno. It holds no upload, download or naming logic of its own.
+//
+//	MOUNT/<app>/upload/    a loopback over the app's staging directory
+//	MOUNT/<app>/files/     <uuid> and <uuid>.thumb, read-only
+//	MOUNT/<app>/by-name/   <name> -> ../files/<uuid>
+package fs
+
+import (
+	"context"
+	"hash/fnv"
+	"log/slog"
+	"os"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/chatfs/chatfs/core"
+)
+
+// Kernel cache timeouts. Content and attributes of files/ never change for
+// a uuid; upload/ is uncached because uploads take files out of it behind
+// the kernel's back.
+const (
+	immutableTimeout = time.Hour
+	listingTimeout   = time.Second
+)
+
+// Options configure a mount.
+type Options struct {
+	Apps       []*core.App
+	AllowOther bool // let other users see the mount (off unless asked)
+	Debug      bool // log every FUSE request
+	Logger     *slog.Logger
+	FsName     string // shown in mount tables; default "chatfs"
+}
+
+// Mount mounts the apps at mountpoint and returns the serving server.
+// Unmount with server.Unmount().
+func Mount(mountpoint string, o Options) (*fuse.Server, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.FsName == "" {
+		o.FsName = "chatfs"
+	}
+	root := &rootNode{opts: o}
+	uid, gid := uint32(os.Getuid()), uint32(os.Getgid())
+	opts := &gofs.Options{
+		MountOptions: fuse.MountOptions{
+			FsName:     o.FsName,
+			Name:       "chatfs",
+			AllowOther: o.AllowOther,
+			Debug:      o.Debug,
+			// Extended attributes are part of the contract.
+			DisableXAttrs: false,
+			MaxReadAhead:  1 << 20,
+		},
+		UID: uid,
+		GID: gid,
+		// No global entry/attr timeout: nodes that may be cached say so.
+		Logger: nil,
+	}
+	return gofs.Mount(mountpoint, root, opts)
+}
+
+// rootNode is the mount's root: one directory per app.
+type rootNode struct {
+	gofs.Inode
+	opts Options
+}
+
+var _ = (gofs.NodeOnAdder)((*rootNode)(nil))
+
+func (r *rootNode) OnAdd(ctx context.Context) {
+	for _, a := range r.opts.Apps {
+		base := appIno(a.Name())
+		app := r.NewPersistentInode(ctx, &gofs.Inode{}, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: base})
+		r.AddChild(a.Name(), app, false)
+		log := r.opts.Logger.With("app", a.Name())
+		app.AddChild("files", app.NewPersistentInode(ctx, &filesDir{app: a, log: log},
+			gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: base + 1}), false)
+		app.AddChild("by-name", app.NewPersistentInode(ctx, &byNameDir{app: a, log: log},
+			gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: base + 2}), false)
+		up, err := newUploadRoot(a, log)
+		if err != nil {
+			log.Error("upload/ unavailable", "err", err)
+			continue
+		}
+		app.AddChild("upload", app.NewPersistentInode(ctx, up, up.stableAttr()), false)
+	}
+}
+
+var _ = (gofs.NodeGetattrer)((*rootNode)(nil))
+
+func (r *rootNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	out.Mode = syscall.S_IFDIR | 0o755
+	return 0
+}
+
+// appIno is the inode number of an app's directory; files/ and by-name/
+// follow it. It is derived from the app's name, so it survives remounts,
+// and lies far above the numbers of the staging disk and of the index.
+func appIno(name string) uint64 {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return 1<<56 | uint64(h.Sum32())<<2
+}
+
+// dirAttr fills the attributes of a synthetic directory.
+func dirAttr(out *fuse.Attr, ino uint64, mode uint32) {
+	out.Ino = ino
+	out.Mode = syscall.S_IFDIR | mode
+	out.Nlink = 2
+}

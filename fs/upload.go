@@ -1,0 +1,315 @@
+package fs
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/chatfs/chatfs/core"
+	"github.com/chatfs/chatfs/index"
+)
+
+// uploadNode is a node of upload/: go-fuse's loopback over the app's
+// staging directory, with the outbox told of every change, writes bounded
+// by the size limit, durable close, and no links or special files.
+type uploadNode struct {
+	*gofs.LoopbackNode
+	ob  *core.Outbox
+	log *slog.Logger
+}
+
+func newUploadRoot(a *core.App, log *slog.Logger) (*uploadNode, error) {
+	dir := a.Outbox().Dir()
+	var st syscall.Stat_t
+	if err := syscall.Stat(dir, &st); err != nil {
+		return nil, err
+	}
+	data := &gofs.LoopbackRoot{Path: dir, Dev: uint64(st.Dev)}
+	n := &uploadNode{LoopbackNode: &gofs.LoopbackNode{RootData: data}, ob: a.Outbox(), log: log}
+	data.RootNode = n
+	return n, nil
+}
+
+// stableAttr is the upload root's identity: its inode on the staging disk.
+func (n *uploadNode) stableAttr() gofs.StableAttr {
+	var st syscall.Stat_t
+	_ = syscall.Stat(n.RootData.Path, &st)
+	return gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: st.Ino}
+}
+
+var _ = (gofs.NodeWrapChilder)((*uploadNode)(nil))
+
+func (n *uploadNode) WrapChild(ctx context.Context, ops gofs.InodeEmbedder) gofs.InodeEmbedder {
+	return &uploadNode{LoopbackNode: ops.(*gofs.LoopbackNode), ob: n.ob, log: n.log}
+}
+
+// rel is the node's path relative to upload/.
+func (n *uploadNode) rel() string {
+	return n.EmbeddedInode().Path(n.RootData.RootNode.EmbeddedInode())
+}
+
+// child is the path of name in this directory, relative to upload/.
+func (n *uploadNode) child(name string) string {
+	if p := n.rel(); p != "" {
+		return p + "/" + name
+	}
+	return name
+}
+
+const writeFlags = syscall.O_WRONLY | syscall.O_RDWR | syscall.O_TRUNC | syscall.O_APPEND
+
+var _ = (gofs.NodeCreater)((*uploadNode)(nil))
+
+func (n *uploadNode) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+	rel := n.child(name)
+	id := n.ob.Opened(rel)
+	ch, fh, fl, en := n.LoopbackNode.Create(ctx, name, flags, mode, out)
+	if en != 0 {
+		n.ob.Closed(id)
+		return nil, nil, 0, en
+	}
+	return ch, &uploadHandle{LoopbackFile: fh.(*gofs.LoopbackFile), node: n, id: id, dir: filepath.Dir(filepath.Join(n.RootData.Path, rel))}, fl, 0
+}
+
+var _ = (gofs.NodeOpener)((*uploadNode)(nil))
+
+func (n *uploadNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	write := flags&writeFlags != 0
+	rel := n.rel()
+	var id uint64
+	if write {
+		id = n.ob.Opened(rel)
+	}
+	fh, fl, en := n.LoopbackNode.Open(ctx, flags)
+	if en != 0 {
+		if write {
+			n.ob.Closed(id)
+		}
+		return nil, 0, en
+	}
+	h := &uploadHandle{LoopbackFile: fh.(*gofs.LoopbackFile), node: n}
+	if write {
+		h.id = id
+		h.dir = filepath.Dir(filepath.Join(n.RootData.Path, rel))
+	}
+	return h, fl, 0
+}
+
+var _ = (gofs.NodeSetattrer)((*uploadNode)(nil))
+
+func (n *uploadNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	if size, ok := in.GetSize(); ok {
+		if err := n.ob.CheckSize(int64(size)); err != nil {
+			return errno(n.log, "truncate", err)
+		}
+	}
+	if h, ok := f.(*uploadHandle); ok {
+		f = h.LoopbackFile
+	}
+	if en := n.LoopbackNode.Setattr(ctx, f, in, out); en != 0 {
+		return en
+	}
+	if n.IsDir() {
+		return 0
+	}
+	if f == nil {
+		n.ob.Changed(n.rel())
+	}
+	return 0
+}
+
+var _ = (gofs.NodeRenamer)((*uploadNode)(nil))
+
+func (n *uploadNode) Rename(ctx context.Context, name string, newParent gofs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	np, ok := newParent.(*uploadNode)
+	if !ok {
+		return syscall.EXDEV
+	}
+	if flags&^uint32(renameNoReplace) != 0 {
+		return syscall.EINVAL // exchange and whiteout would defeat the queue's bookkeeping
+	}
+	oldRel, newRel := n.child(name), np.child(newName)
+	if en := n.LoopbackNode.Rename(ctx, name, np.LoopbackNode, newName, flags); en != 0 {
+		return en
+	}
+	n.ob.Renamed(oldRel, newRel)
+	return 0
+}
+
+var _ = (gofs.NodeUnlinker)((*uploadNode)(nil))
+
+func (n *uploadNode) Unlink(ctx context.Context, name string) syscall.Errno {
+	rel := n.child(name)
+	if en := n.LoopbackNode.Unlink(ctx, name); en != 0 {
+		return en
+	}
+	n.ob.Removed(rel)
+	return 0
+}
+
+var _ = (gofs.NodeRmdirer)((*uploadNode)(nil))
+
+func (n *uploadNode) Rmdir(ctx context.Context, name string) syscall.Errno {
+	rel := n.child(name)
+	if en := n.LoopbackNode.Rmdir(ctx, name); en != 0 {
+		return en
+	}
+	n.ob.Removed(rel)
+	return 0
+}
+
+var _ = (gofs.NodeLinker)((*uploadNode)(nil))
+
+// Link refuses hard links: a file in upload/ is uploaded and moved away, so
+// a second name for it would lose data.
+func (n *uploadNode) Link(ctx context.Context, target gofs.InodeEmbedder, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.EPERM
+}
+
+var _ = (gofs.NodeSymlinker)((*uploadNode)(nil))
+
+// Symlink refuses symlinks: only regular files can be uploaded.
+func (n *uploadNode) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.EPERM
+}
+
+var _ = (gofs.NodeMknoder)((*uploadNode)(nil))
+
+func (n *uploadNode) Mknod(ctx context.Context, name string, mode, rdev uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if mode&syscall.S_IFMT == syscall.S_IFREG {
+		return n.LoopbackNode.Mknod(ctx, name, mode, rdev, out)
+	}
+	return nil, syscall.EPERM
+}
+
+var _ = (gofs.NodeCopyFileRanger)((*uploadNode)(nil))
+
+// CopyFileRange is refused so that copies go through Write and its size
+// check; callers fall back to read and write.
+func (n *uploadNode) CopyFileRange(ctx context.Context, fhIn gofs.FileHandle, offIn uint64, out *gofs.Inode, fhOut gofs.FileHandle, offOut uint64, len uint64, flags uint64) (uint32, syscall.Errno) {
+	return 0, syscall.EOPNOTSUPP
+}
+
+// Upload state xattrs.
+const (
+	xattrState = "user.chatfs.state"
+	xattrError = "user.chatfs.error"
+)
+
+var _ = (gofs.NodeGetxattrer)((*uploadNode)(nil))
+
+func (n *uploadNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	state, reason, ok := n.ob.State(n.rel())
+	switch {
+	case !ok:
+	case attr == xattrState:
+		return copyXattr(dest, string(state))
+	case attr == xattrError && reason != "" && state != index.Uploading:
+		return copyXattr(dest, reason)
+	}
+	return 0, syscall.ENODATA
+}
+
+var _ = (gofs.NodeListxattrer)((*uploadNode)(nil))
+
+func (n *uploadNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	state, reason, ok := n.ob.State(n.rel())
+	var names []string
+	if ok {
+		names = append(names, xattrState)
+		if reason != "" && state != index.Uploading {
+			names = append(names, xattrError)
+		}
+	}
+	return copyXattrNames(dest, names)
+}
+
+var _ = (gofs.NodeSetxattrer)((*uploadNode)(nil))
+
+// Setxattr: the chatfs attributes are chatfs's to set; no others are kept.
+func (n *uploadNode) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
+	if strings.HasPrefix(attr, "user.chatfs.") {
+		return syscall.EPERM
+	}
+	return syscall.ENOTSUP
+}
+
+var _ = (gofs.NodeRemovexattrer)((*uploadNode)(nil))
+
+func (n *uploadNode) Removexattr(ctx context.Context, attr string) syscall.Errno {
+	if strings.HasPrefix(attr, "user.chatfs.") {
+		return syscall.EPERM
+	}
+	return syscall.ENODATA
+}
+
+// uploadHandle is an open file of upload/. Writes past the size limit fail
+// with EFBIG; Flush makes the bytes durable before close returns.
+type uploadHandle struct {
+	*gofs.LoopbackFile
+	node *uploadNode
+	id   uint64 // the outbox's writer id; 0 for read-only handles
+	dir  string // the staging directory to fsync, for writable handles
+}
+
+var _ = (gofs.FileWriter)((*uploadHandle)(nil))
+
+func (h *uploadHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	if err := h.node.ob.CheckSize(off + int64(len(data))); err != nil {
+		return 0, syscall.EFBIG
+	}
+	return h.LoopbackFile.Write(ctx, data, off)
+}
+
+var _ = (gofs.FileAllocater)((*uploadHandle)(nil))
+
+func (h *uploadHandle) Allocate(ctx context.Context, off uint64, size uint64, mode uint32) syscall.Errno {
+	if err := h.node.ob.CheckSize(int64(off + size)); err != nil {
+		return syscall.EFBIG
+	}
+	return h.LoopbackFile.Allocate(ctx, off, size, mode)
+}
+
+var _ = (gofs.FileFlusher)((*uploadHandle)(nil))
+
+// Flush runs on every close: for a writable handle it fsyncs the file and
+// its directory, so that once close returns success a crash loses nothing.
+func (h *uploadHandle) Flush(ctx context.Context) syscall.Errno {
+	if h.id != 0 {
+		if en := h.LoopbackFile.Fsync(ctx, 0); en != 0 {
+			return en
+		}
+		if d, err := os.Open(h.dir); err == nil {
+			err = d.Sync()
+			d.Close()
+			if err != nil {
+				return errno(h.node.log, "fsync dir", err)
+			}
+		}
+	}
+	return h.LoopbackFile.Flush(ctx)
+}
+
+var _ = (gofs.FileReleaser)((*uploadHandle)(nil))
+
+func (h *uploadHandle) Release(ctx context.Context) syscall.Errno {
+	en := h.LoopbackFile.Release(ctx)
+	if h.id != 0 {
+		h.node.ob.Closed(h.id)
+	}
+	return en
+}
+
+var _ = (gofs.FilePassthroughFder)((*uploadHandle)(nil))
+
+// PassthroughFd declines passthrough: writes must pass the size check.
+func (h *uploadHandle) PassthroughFd() (int, bool) { return 0, false }
+
+// renameNoReplace is RENAME_NOREPLACE of renameat2(2).
+const renameNoReplace = 1
