@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/chatfs/chatfs/config"
+	"github.com/chatfs/chatfs/mount"
+	"github.com/chatfs/chatfs/remote"
+	"github.com/chatfs/chatfs/remote/emulator"
+)
+
+// demoApp is the app of the embedded emulator.
+const demoApp = "demo"
+
+func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fl := flag.NewFlagSet("mount", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	var a config.App
+	fl.StringVar(&a.Host, "host", "", "base URL of the service, e.g. https://a1.easemob.com (none: the embedded emulator)")
+	fl.StringVar(&a.AppID, "app-id", "", "Shengwang IM app id")
+	fl.StringVar(&a.Org, "org", "", "Agora Chat / Easemob org name")
+	fl.StringVar(&a.App, "app", "", "Agora Chat / Easemob app name")
+	fl.StringVar(&a.Name, "name", "", "the app's directory name (default: the app id, or ORG-APP)")
+	fl.StringVar(&a.TokenFile, "token-file", "", "file holding the app token (or set CHATFS_TOKEN)")
+	fl.BoolVar(&a.Restrict, "restrict-access", false, "upload files as restricted (readers need the share-secret)")
+	fl.StringVar(&a.ThumbnailSize, "thumbnail-size", "", "thumbnail box WxH asked for images (server default 170x170)")
+	fl.Int64Var(&a.MaxSize, "max-size", 10*1024*1024, "largest file accepted, bytes")
+	fl.BoolVar(&a.AllowPlainHTTP, "allow-plain-http", false, "allow http:// to a host that is not loopback")
+	state := fl.String("state", "", "directory for all state (default: $XDG_DATA_HOME/chatfs and $XDG_CACHE_HOME/chatfs)")
+	cacheSize := fl.Int64("cache-size", 1<<30, "download cache bound, bytes")
+	configFile := fl.String("config", "", "TOML file describing one or more apps")
+	settle := fl.Duration("settle", time.Second, "quiet time after close before a file in upload/ is uploaded")
+	allowOther := fl.Bool("allow-other", false, "let other users see the mount")
+	debug := fl.Bool("debug", false, "log at debug level, and every FUSE request")
+	if err := fl.Parse(args); err != nil {
+		return usageErr(err)
+	}
+	if fl.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: chatfs mount [flags] MOUNTPOINT")
+		return errUsage
+	}
+	mountpoint, err := filepath.Abs(fl.Arg(0))
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, *debug)
+
+	cfg := &config.Config{State: *state, CacheSize: *cacheSize}
+	if *configFile != "" {
+		if cfg, err = config.Load(*configFile); err != nil {
+			return err
+		}
+		if *state != "" {
+			cfg.State = *state
+		}
+		if cfg.CacheSize == 0 {
+			cfg.CacheSize = *cacheSize
+		}
+	}
+	dirs, err := config.StateDirs(cfg.State)
+	if err != nil {
+		return err
+	}
+	if err := dirs.MakeDirs(); err != nil {
+		return err
+	}
+
+	var apps []mount.App
+	switch {
+	case *configFile != "":
+		for _, ca := range cfg.Apps {
+			tokens, err := tokenSource(ca.TokenFile, log.Warn)
+			if err != nil {
+				return fmt.Errorf("app %s: %w", ca.Name, err)
+			}
+			apps = append(apps, mount.App{App: ca, Tokens: tokens})
+		}
+	case a.Host == "":
+		emu, err := emulator.Start(ctx, "127.0.0.1:0", emulator.Options{
+			Dir:     filepath.Join(dirs.Data, "emulator"),
+			MaxSize: a.MaxSize,
+			Logger:  log.With("component", "emulator"),
+		})
+		if err != nil {
+			return fmt.Errorf("embedded emulator: %w", err)
+		}
+		defer emu.Stop()
+		fmt.Fprintf(stdout, "No --host or --config given: serving the embedded chatfiles emulator on %s (data in %s).\n",
+			emu.URL, filepath.Join(dirs.Data, "emulator"))
+		a.Host, a.AppID, a.Org, a.App = emu.URL, demoApp, "", ""
+		if err := a.Validate(); err != nil {
+			return err
+		}
+		apps = append(apps, mount.App{App: a, Tokens: remote.NewStaticToken(emu.Server.Token())})
+	default:
+		if err := a.Validate(); err != nil {
+			return err
+		}
+		tokens, err := tokenSource(a.TokenFile, log.Warn)
+		if err != nil {
+			return err
+		}
+		apps = append(apps, mount.App{App: a, Tokens: tokens})
+	}
+
+	m, err := mount.New(ctx, mount.Options{
+		Mountpoint:  mountpoint,
+		Dirs:        dirs,
+		CacheSize:   cfg.CacheSize,
+		Apps:        apps,
+		SettleDelay: *settle,
+		AllowOther:  *allowOther,
+		Debug:       *debug,
+		Logger:      log,
+	})
+	if err != nil {
+		return err
+	}
+	for _, app := range m.Apps {
+		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		err := app.Check(cctx)
+		cancel()
+		switch {
+		case err == nil:
+		case remote.IsAppNotFound(err):
+			m.Close(0)
+			return fmt.Errorf("app %s: the service does not know this app (check --app-id or --org/--app and --host): %w", app.Name(), err)
+		case remote.IsUnauthorized(err) || remote.IsForbidden(err):
+			log.Warn("the service refuses the token: reads and uploads will fail until it is fixed", "app", app.Name(), "err", err)
+		default:
+			log.Warn("the service is unreachable: mounting anyway, uploads stay queued", "app", app.Name(), "err", err)
+		}
+	}
+	fmt.Fprintf(stdout, "chatfs mounted on %s (state in %s). Unmount with: fusermount3 -u %s\n", mountpoint, dirs.Data, mountpoint)
+
+	done := make(chan struct{})
+	go func() { m.Wait(); close(done) }()
+	select {
+	case <-done:
+		log.Info("unmounted")
+	case <-ctx.Done():
+		log.Info("signal received: unmounting")
+	}
+	return m.Close(10 * time.Second)
+}
+
+// tokenSource reads the token from file, else from CHATFS_TOKEN. It warns
+// when the file is readable by other users.
+func tokenSource(file string, warn func(msg string, args ...any)) (remote.TokenSource, error) {
+	if file == "" {
+		ts, err := remote.TokenFromEnv()
+		if err != nil {
+			return nil, errors.New("no token: give --token-file FILE (or token_file in the config), or set CHATFS_TOKEN")
+		}
+		return ts, nil
+	}
+	st, err := os.Stat(file)
+	if err != nil {
+		return nil, fmt.Errorf("token file: %w", err)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		warn("the token file is readable by other users; chmod 600 it", "file", file, "mode", st.Mode().Perm().String())
+	}
+	ts := remote.NewFileToken(file)
+	if _, err := ts.Token(context.Background()); err != nil {
+		return nil, fmt.Errorf("token file %s: %w", file, err)
+	}
+	return ts, nil
+}

@@ -1,0 +1,77 @@
+// Command chatfs mounts a chat application's file attachments (the Agora
+// Chat / Shengwang IM / Easemob "chatfiles" API) as folders, and runs the
+// chatfiles emulator. See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `chatfs mounts a chat app's file attachments as folders.
+
+Usage:
+  chatfs mount [flags] MOUNTPOINT   mount and serve until unmounted or interrupted
+  chatfs serve [flags]              run the chatfiles emulator
+  chatfs status [flags]             uploads waiting, uploading and failed; cache use
+
+Run "chatfs COMMAND -h" for the flags of a command.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes a command and returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch args[0] {
+	case "mount":
+		err = runMount(ctx, args[1:], stdout, stderr)
+	case "serve":
+		err = runServe(ctx, args[1:], stdout, stderr)
+	case "status":
+		err = runStatus(args[1:], stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "chatfs: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	}
+	fmt.Fprintf(stderr, "chatfs %s: %v\n", args[0], err)
+	return 1
+}
+
+// errUsage: the command line was wrong and the flag package said so.
+var errUsage = errors.New("usage")
+
+// newLogger logs to stderr, at debug level with --debug.
+func newLogger(w io.Writer, debug bool) *slog.Logger {
+	level := slog.LevelInfo
+	if debug {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}

@@ -1,0 +1,162 @@
+// Package mount wires chatfs together: state directories, the index, the
+// download cache, one remote client and core.App per app, and the FUSE
+// server. main.go and the end-to-end tests build mounts with it.
+package mount
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/chatfs/chatfs/cache"
+	"github.com/chatfs/chatfs/config"
+	"github.com/chatfs/chatfs/core"
+	chatfs "github.com/chatfs/chatfs/fs"
+	"github.com/chatfs/chatfs/index"
+	"github.com/chatfs/chatfs/remote"
+)
+
+// App is one app to mount with what it needs to talk to the service.
+type App struct {
+	config.App
+	Tokens remote.TokenSource
+}
+
+// Options describe a mount.
+type Options struct {
+	Mountpoint  string
+	Dirs        config.Dirs
+	CacheSize   int64
+	Apps        []App
+	SettleDelay time.Duration // default 1s
+	Uploaders   int           // parallel uploads per app; default 4
+	Retry       remote.RetryPolicy
+	RateLimit   float64 // calls/s per app and kind; default the client's
+	AllowOther  bool
+	Debug       bool
+	Logger      *slog.Logger
+}
+
+// Mount is a live mount.
+type Mount struct {
+	Server *fuse.Server
+	Apps   []*core.App
+	Index  *index.DB
+	Cache  *cache.Cache
+	log    *slog.Logger
+	closed bool
+}
+
+// New opens the state, builds the apps, starts their uploaders and mounts.
+func New(ctx context.Context, o Options) (*Mount, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if err := o.Dirs.MakeDirs(); err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	idx, err := index.Open(filepath.Join(o.Dirs.Data, "index"), index.Options{Logger: o.Logger})
+	if err != nil {
+		if errors.Is(err, index.ErrLocked) {
+			return nil, fmt.Errorf("%s is in use by another chatfs mount; give this one its own --state", o.Dirs.Data)
+		}
+		return nil, err
+	}
+	m := &Mount{Index: idx, log: o.Logger}
+	fail := func(err error) (*Mount, error) {
+		m.closeApps(0)
+		idx.Close()
+		return nil, err
+	}
+	m.Cache, err = cache.Open(cache.Options{
+		Dir:       filepath.Join(o.Dirs.Cache, "files"),
+		MaxBytes:  o.CacheSize,
+		Retryable: remote.IsRetryable,
+		Logger:    o.Logger,
+	})
+	if err != nil {
+		return fail(fmt.Errorf("download cache: %w", err))
+	}
+	for _, a := range o.Apps {
+		app, err := newApp(o, a, idx, m.Cache)
+		if err != nil {
+			return fail(fmt.Errorf("app %s: %w", a.Name, err))
+		}
+		m.Apps = append(m.Apps, app)
+		if err := app.Start(ctx); err != nil {
+			return fail(fmt.Errorf("app %s: %w", a.Name, err))
+		}
+	}
+	m.Server, err = chatfs.Mount(o.Mountpoint, chatfs.Options{
+		Apps:       m.Apps,
+		AllowOther: o.AllowOther,
+		Debug:      o.Debug,
+		Logger:     o.Logger,
+	})
+	if err != nil {
+		return fail(fmt.Errorf("mount %s: %w", o.Mountpoint, err))
+	}
+	return m, nil
+}
+
+func newApp(o Options, a App, idx *index.DB, c *cache.Cache) (*core.App, error) {
+	ep := remote.Endpoint{BaseURL: a.Host, AppID: a.AppID, Org: a.Org, App: a.App.App}
+	client, err := remote.New(remote.Options{
+		Endpoint:  ep,
+		Tokens:    a.Tokens,
+		Retry:     o.Retry,
+		RateLimit: o.RateLimit,
+		Logger:    o.Logger.With("app", a.Name),
+	})
+	if err != nil {
+		return nil, err
+	}
+	w, h, err := a.Thumbnail()
+	if err != nil {
+		return nil, err
+	}
+	return core.New(core.Options{
+		Name:        a.Name,
+		Remote:      client,
+		Index:       idx,
+		Cache:       c,
+		OutboxDir:   filepath.Join(o.Dirs.Data, "outbox", a.Name),
+		MaxSize:     a.MaxSize,
+		Restrict:    a.Restrict,
+		ThumbWidth:  w,
+		ThumbHeight: h,
+		SettleDelay: o.SettleDelay,
+		Uploaders:   o.Uploaders,
+		Logger:      o.Logger,
+	})
+}
+
+// Wait serves until the mount is unmounted.
+func (m *Mount) Wait() { m.Server.Wait() }
+
+// Close unmounts (if still mounted), lets uploads in flight finish for up to
+// grace, leaves the rest queued, and closes the state.
+func (m *Mount) Close(grace time.Duration) error {
+	if m.closed {
+		return nil
+	}
+	m.closed = true
+	var errs []error
+	if err := m.Server.Unmount(); err != nil {
+		errs = append(errs, fmt.Errorf("unmount: %w", err))
+	}
+	m.closeApps(grace)
+	errs = append(errs, m.Index.Close())
+	return errors.Join(errs...)
+}
+
+func (m *Mount) closeApps(grace time.Duration) {
+	for _, a := range m.Apps {
+		a.Close(grace)
+	}
+}
