@@ -39,6 +39,20 @@ type Options struct {
 	// the default auth_bad_access_token body. It must be safe for
 	// concurrent use.
 	Authorize func(app, token string) error
+
+	// Certificates, when set, make the apps they name accept only valid
+	// AccessToken2 chat app tokens: the key is an app key ("app-id/ID",
+	// "org/app") or AllApps, the value the App ID and App Certificate the
+	// token must carry. Expired tokens answer 401 "unauthorized", others
+	// 401 "auth_bad_access_token". Ignored when Authorize is set.
+	Certificates map[string]AppCertificate
+	// ClientID and ClientSecret, when set, make POST {base}/token issue
+	// tokens for the client_credentials grant; the Server accepts them for
+	// their app until they expire. ClientTokenTTL is their lifetime,
+	// default 60 days (Easemob's); a request's "ttl" may shorten it.
+	ClientID       string
+	ClientSecret   string
+	ClientTokenTTL time.Duration
 }
 
 // AuthError is an authorization failure with the `error` and
@@ -58,6 +72,7 @@ type Stats struct {
 	TooLarge   int64 // uploads refused for size, counted when the limit is passed, before the 413 is sent
 	Downloads  int64 // file downloads served (200 or 206), thumbnails excluded
 	Thumbnails int64 // thumbnail downloads served (200 or 206)
+	Tokens     int64 // tokens issued by the token endpoint
 }
 
 const (

@@ -73,11 +73,15 @@ func (s *Server) appExists(app string) bool {
 	return s.apps == nil || s.apps[app]
 }
 
-// route dispatches a request: closed server, unknown path, unknown app,
-// authorization, then method, in that order.
+// route dispatches a request: closed server, the token endpoint, unknown
+// path, unknown app, authorization, then method, in that order.
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	if s.closed.Load() {
 		s.writeError(w, errClosed)
+		return
+	}
+	if app, ok := parseTokenRoute(r.URL.EscapedPath()); ok {
+		s.serveToken(w, r, app)
 		return
 	}
 	rt, ok := parseRoute(r.URL.EscapedPath())

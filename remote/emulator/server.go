@@ -1,7 +1,6 @@
 package emulator
 
 import (
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,7 +28,16 @@ type Server struct {
 	clock  atomic.Pointer[func() time.Time]
 	closed atomic.Bool
 
-	uploads, tooLarge, downloads, thumbnails atomic.Int64
+	uploads, tooLarge, downloads, thumbnails, tokensIssued atomic.Int64
+
+	authMu sync.Mutex
+	// GUARDED_BY(authMu): certificates by app key (replaced whole by
+	// SetCertificate), client credentials, and tokens issued by the token
+	// endpoint.
+	certs                  map[string]AppCertificate
+	clientID, clientSecret string
+	clientTTL              time.Duration
+	issued                 map[string]issued
 
 	mu sync.Mutex
 	// GUARDED_BY(mu): successful downloads per uuid, files and thumbnails
@@ -39,7 +47,8 @@ type Server struct {
 }
 
 // New makes a Server over o.Dir, creating the directory (0700) if needed.
-// When o.Token is empty the token is read from Dir/token, or generated and
+// When o.Token is empty, and neither certificates nor client credentials
+// are configured, the token is read from Dir/token, or generated and
 // written there (0600) when that file does not exist yet.
 func New(o Options) (*Server, error) {
 	if o.Dir == "" {
@@ -60,6 +69,19 @@ func New(o Options) (*Server, error) {
 		perFile:   make(map[string]int64),
 		perThumb:  make(map[string]int64),
 		thumbSem:  make(chan struct{}, thumbWorkers),
+		issued:    make(map[string]issued),
+		clientID:  o.ClientID,
+		clientTTL: o.ClientTokenTTL,
+	}
+	if (o.ClientID == "") != (o.ClientSecret == "") {
+		return nil, errors.New("emulator: set both ClientID and ClientSecret, or neither")
+	}
+	s.clientSecret = o.ClientSecret
+	if s.clientTTL <= 0 {
+		s.clientTTL = defaultClientTokenTTL
+	}
+	if s.certs, err = normalizeCertificates(o.Certificates); err != nil {
+		return nil, err
 	}
 	if s.maxSize <= 0 {
 		s.maxSize = defaultMaxSize
@@ -82,12 +104,12 @@ func New(o Options) (*Server, error) {
 	}
 	s.SetNow(o.Now)
 	if s.authorize == nil {
-		if s.token == "" {
+		if s.token == "" && !s.hasCredentials() {
 			if s.token, err = st.readOrCreateToken(); err != nil {
 				return nil, err
 			}
 		}
-		s.authorize = s.checkToken
+		s.authorize = s.checkAuth
 	}
 	return s, nil
 }
@@ -122,6 +144,7 @@ func (s *Server) Stats() Stats {
 		TooLarge:   s.tooLarge.Load(),
 		Downloads:  s.downloads.Load(),
 		Thumbnails: s.thumbnails.Load(),
+		Tokens:     s.tokensIssued.Load(),
 	}
 }
 
@@ -151,14 +174,6 @@ func (s *Server) countDownload(uuid string, thumb bool) {
 		s.downloads.Add(1)
 		s.perFile[uuid]++
 	}
-}
-
-// checkToken is the default Authorize: the bearer token must be Options.Token.
-func (s *Server) checkToken(_, token string) error {
-	if token == "" || subtle.ConstantTimeCompare([]byte(token), []byte(s.token)) != 1 {
-		return errors.New("bad token")
-	}
-	return nil
 }
 
 // auth is the one place requests are authorized. It answers the 401 and
