@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -86,7 +87,7 @@ func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		emu, err := emulator.Start(ctx, "127.0.0.1:0", emulator.Options{
 			Dir:     filepath.Join(dirs.Data, "emulator"),
 			MaxSize: a.MaxSize,
-			Logger:  log.With("component", "emulator"),
+			Logger:  emulatorLogger(stderr, *debug),
 		})
 		if err != nil {
 			return fmt.Errorf("embedded emulator: %w", err)
@@ -149,6 +150,16 @@ func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		log.Info("signal received: unmounting")
 	}
 	return m.Close(10 * time.Second)
+}
+
+// emulatorLogger logs the embedded emulator's requests only with --debug:
+// otherwise its one line per request would drown chatfs's own log.
+func emulatorLogger(w io.Writer, debug bool) *slog.Logger {
+	level := slog.LevelWarn
+	if debug {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})).With("component", "emulator")
 }
 
 // tokenSource reads the token from file, else from CHATFS_TOKEN. It warns

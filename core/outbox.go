@@ -40,6 +40,7 @@ type Outbox struct {
 	timers    map[string]*settle       // path -> its settle timer. GUARDED_BY(mu)
 	inflight  map[string]*flight       // path -> its upload in flight. GUARDED_BY(mu)
 	finishing map[string]chan struct{} // path -> closed when its upload is recorded and moved. GUARDED_BY(mu)
+	thumbs    map[string]index.File    // video path -> its uploaded thumbnail sibling. GUARDED_BY(mu)
 	ctx       context.Context          // cancelled when uploads must stop. GUARDED_BY(mu) until start
 	cancel    context.CancelFunc
 	stopping  chan struct{} // closed when no new upload may start
@@ -58,6 +59,7 @@ func newOutbox(a *App) (*Outbox, error) {
 		timers:    make(map[string]*settle),
 		inflight:  make(map[string]*flight),
 		finishing: make(map[string]chan struct{}),
+		thumbs:    make(map[string]index.File),
 		stopping:  make(chan struct{}),
 	}, nil
 }

@@ -187,6 +187,9 @@ func (o *Outbox) upload(u index.Upload) {
 		if cur, gerr := idx.GetUpload(app, u.Path); gerr == nil && cur.State == index.Uploading {
 			_ = idx.Enqueue(app, u.Path)
 		}
+	case errors.Is(err, errThumbFirst):
+		_ = idx.Fail(app, u.Path, reason(err), false, o.app.opts.Now().Add(o.app.opts.SettleDelay))
+		o.kickAfter(o.app.opts.SettleDelay)
 	case permanent(err):
 		log.Warn("upload failed", "path", u.Path, "err", err)
 		_ = idx.Fail(app, u.Path, reason(err), true, time.Time{})
@@ -224,6 +227,11 @@ func (o *Outbox) send(ctx context.Context, rel, full string) (remote.UploadResul
 	head := make([]byte, 512)
 	n, _ := f.ReadAt(head, 0)
 	mime := sniff(head[:n], "")
+	if !isImage(mime) {
+		if _, pending := o.thumbSibling(rel); pending {
+			return remote.UploadResult{}, index.File{}, errThumbFirst
+		}
+	}
 	req := remote.UploadRequest{
 		Name:     path.Base(rel),
 		File:     f,
@@ -288,9 +296,11 @@ func (o *Outbox) finish(ctx context.Context, rel, full string, res remote.Upload
 		o.mu.Unlock()
 	}()
 
+	o.linkThumb(rel, &file)
 	if err := idx.Complete(app, rel, &file); err != nil {
 		return err
 	}
+	o.noteThumb(rel, file)
 	if err := o.app.opts.Cache.Adopt(file.UUID, full); err != nil {
 		o.app.log.Error("outbox: move uploaded file to cache", "path", rel, "err", err)
 		if rerr := os.Remove(full); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {

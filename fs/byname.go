@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"syscall"
+	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -15,8 +16,9 @@ import (
 // byNameDir is an app's by-name/: original names as symlinks to files/.
 type byNameDir struct {
 	gofs.Inode
-	app *core.App
-	log *slog.Logger
+	app     *core.App
+	log     *slog.Logger
+	mounted time.Time
 }
 
 var _ = (gofs.NodeLookuper)((*byNameDir)(nil))
@@ -50,7 +52,7 @@ func (d *byNameDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno)
 var _ = (gofs.NodeGetattrer)((*byNameDir)(nil))
 
 func (d *byNameDir) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	dirAttr(&out.Attr, d.StableAttr().Ino, 0o755)
+	dirAttr(&out.Attr, d.StableAttr().Ino, 0o755, d.mounted)
 	return 0
 }
 

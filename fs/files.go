@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"syscall"
 	"time"
 
@@ -15,8 +16,9 @@ import (
 // filesDir is an app's files/: every file chatfs knows, by uuid, read-only.
 type filesDir struct {
 	gofs.Inode
-	app *core.App
-	log *slog.Logger
+	app     *core.App
+	log     *slog.Logger
+	mounted time.Time
 }
 
 var _ = (gofs.NodeLookuper)((*filesDir)(nil))
@@ -50,7 +52,7 @@ func (d *filesDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) 
 var _ = (gofs.NodeGetattrer)((*filesDir)(nil))
 
 func (d *filesDir) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	dirAttr(&out.Attr, d.StableAttr().Ino, 0o755)
+	dirAttr(&out.Attr, d.StableAttr().Ino, 0o755, d.mounted)
 	return 0
 }
 
@@ -107,9 +109,16 @@ func (d *filesDir) Rename(ctx context.Context, name string, newParent gofs.Inode
 // fileNode is a file of files/ or its thumbnail.
 type fileNode struct {
 	gofs.Inode
+	// read only
 	app   *core.App
 	log   *slog.Logger
 	entry core.Entry
+
+	// The kernel refuses (EIO) a passthrough open of an inode that has
+	// files open through the page cache, so passthrough is used only when
+	// no cached handle is open.
+	mu          sync.Mutex
+	cachedOpens int // handles open without passthrough. GUARDED_BY(mu)
 }
 
 // fill sets a file's attributes: real size (0 while unknown), upload time
@@ -165,8 +174,16 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 		// reads at a size of 0.
 		return fh, fuse.FOPEN_DIRECT_IO, 0
 	}
-	if h.Complete() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if h.Complete() && n.cachedOpens == 0 {
 		return &passthroughHandle{fh}, fuse.FOPEN_KEEP_CACHE, 0
+	}
+	n.cachedOpens++
+	fh.onRelease = func() {
+		n.mu.Lock()
+		n.cachedOpens--
+		n.mu.Unlock()
 	}
 	return fh, fuse.FOPEN_KEEP_CACHE, 0
 }

@@ -16,8 +16,9 @@ import (
 // readHandle reads an open files/ entry through the download cache; a read
 // waits only for the bytes it asks for.
 type readHandle struct {
-	h   *cache.Handle
-	log *slog.Logger
+	h         *cache.Handle
+	log       *slog.Logger
+	onRelease func() // if set, called once the handle is released
 }
 
 var _ = (gofs.FileReader)((*readHandle)(nil))
@@ -33,6 +34,9 @@ func (r *readHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 var _ = (gofs.FileReleaser)((*readHandle)(nil))
 
 func (r *readHandle) Release(ctx context.Context) syscall.Errno {
+	if r.onRelease != nil {
+		r.onRelease()
+	}
 	return errno(r.log, "release", r.h.Close())
 }
 

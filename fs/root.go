@@ -47,7 +47,7 @@ func Mount(mountpoint string, o Options) (*fuse.Server, error) {
 	if o.FsName == "" {
 		o.FsName = "chatfs"
 	}
-	root := &rootNode{opts: o}
+	root := &rootNode{opts: o, mounted: time.Now()}
 	uid, gid := uint32(os.Getuid()), uint32(os.Getgid())
 	opts := &gofs.Options{
 		MountOptions: fuse.MountOptions{
@@ -70,7 +70,8 @@ func Mount(mountpoint string, o Options) (*fuse.Server, error) {
 // rootNode is the mount's root: one directory per app.
 type rootNode struct {
 	gofs.Inode
-	opts Options
+	opts    Options
+	mounted time.Time // shown as the times of the synthetic directories
 }
 
 var _ = (gofs.NodeOnAdder)((*rootNode)(nil))
@@ -78,12 +79,12 @@ var _ = (gofs.NodeOnAdder)((*rootNode)(nil))
 func (r *rootNode) OnAdd(ctx context.Context) {
 	for _, a := range r.opts.Apps {
 		base := appIno(a.Name())
-		app := r.NewPersistentInode(ctx, &gofs.Inode{}, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: base})
+		app := r.NewPersistentInode(ctx, &staticDir{mounted: r.mounted}, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: base})
 		r.AddChild(a.Name(), app, false)
 		log := r.opts.Logger.With("app", a.Name())
-		app.AddChild("files", app.NewPersistentInode(ctx, &filesDir{app: a, log: log},
+		app.AddChild("files", app.NewPersistentInode(ctx, &filesDir{app: a, log: log, mounted: r.mounted},
 			gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: base + 1}), false)
-		app.AddChild("by-name", app.NewPersistentInode(ctx, &byNameDir{app: a, log: log},
+		app.AddChild("by-name", app.NewPersistentInode(ctx, &byNameDir{app: a, log: log, mounted: r.mounted},
 			gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: base + 2}), false)
 		up, err := newUploadRoot(a, log)
 		if err != nil {
@@ -97,7 +98,20 @@ func (r *rootNode) OnAdd(ctx context.Context) {
 var _ = (gofs.NodeGetattrer)((*rootNode)(nil))
 
 func (r *rootNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	out.Mode = syscall.S_IFDIR | 0o755
+	dirAttr(&out.Attr, 1, 0o755, r.mounted)
+	return 0
+}
+
+// staticDir is an app's directory: its children are fixed at mount time.
+type staticDir struct {
+	gofs.Inode
+	mounted time.Time
+}
+
+var _ = (gofs.NodeGetattrer)((*staticDir)(nil))
+
+func (d *staticDir) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	dirAttr(&out.Attr, d.StableAttr().Ino, 0o755, d.mounted)
 	return 0
 }
 
@@ -111,8 +125,9 @@ func appIno(name string) uint64 {
 }
 
 // dirAttr fills the attributes of a synthetic directory.
-func dirAttr(out *fuse.Attr, ino uint64, mode uint32) {
+func dirAttr(out *fuse.Attr, ino uint64, mode uint32, t time.Time) {
 	out.Ino = ino
 	out.Mode = syscall.S_IFDIR | mode
 	out.Nlink = 2
+	out.SetTimes(&t, &t, &t)
 }

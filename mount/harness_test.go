@@ -1,8 +1,12 @@
 package mount_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"image"
+	"image/color"
+	"image/jpeg"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -167,3 +171,17 @@ func (h *harness) waitUploaded(name string) string {
 }
 
 func isErrno(err error, want error) bool { return errors.Is(err, want) }
+
+// testJPEG is a w×h JPEG.
+func testJPEG(t *testing.T, w, h int) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			img.Set(x, y, color.RGBA{uint8(x * 3), uint8(y * 5), 128, 255})
+		}
+	}
+	var b bytes.Buffer
+	require.NoError(t, jpeg.Encode(&b, img, nil))
+	return b.Bytes()
+}

@@ -8,7 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -49,6 +52,8 @@ type Mount struct {
 	Index  *index.DB
 	Cache  *cache.Cache
 	log    *slog.Logger
+	mnt    string
+	done   chan struct{} // closed when the FUSE server has stopped serving
 	closed bool
 }
 
@@ -67,7 +72,7 @@ func New(ctx context.Context, o Options) (*Mount, error) {
 		}
 		return nil, err
 	}
-	m := &Mount{Index: idx, log: o.Logger}
+	m := &Mount{Index: idx, log: o.Logger, mnt: o.Mountpoint}
 	fail := func(err error) (*Mount, error) {
 		m.closeApps(0)
 		idx.Close()
@@ -101,6 +106,8 @@ func New(ctx context.Context, o Options) (*Mount, error) {
 	if err != nil {
 		return fail(fmt.Errorf("mount %s: %w", o.Mountpoint, err))
 	}
+	m.done = make(chan struct{})
+	go func() { m.Server.Wait(); close(m.done) }()
 	return m, nil
 }
 
@@ -137,7 +144,7 @@ func newApp(o Options, a App, idx *index.DB, c *cache.Cache) (*core.App, error) 
 }
 
 // Wait serves until the mount is unmounted.
-func (m *Mount) Wait() { m.Server.Wait() }
+func (m *Mount) Wait() { <-m.done }
 
 // Close unmounts (if still mounted), lets uploads in flight finish for up to
 // grace, leaves the rest queued, and closes the state.
@@ -147,12 +154,41 @@ func (m *Mount) Close(grace time.Duration) error {
 	}
 	m.closed = true
 	var errs []error
-	if err := m.Server.Unmount(); err != nil {
-		errs = append(errs, fmt.Errorf("unmount: %w", err))
+	select {
+	case <-m.done: // unmounted from outside (fusermount3 -u)
+	default:
+		errs = append(errs, m.unmount())
 	}
 	m.closeApps(grace)
 	errs = append(errs, m.Index.Close())
 	return errors.Join(errs...)
+}
+
+// unmount unmounts, detaching the mount when it is busy.
+func (m *Mount) unmount() error {
+	if err := m.Server.Unmount(); err != nil {
+		// Busy (a shell sits in it, a file is open): detach it, so the
+		// mount point is free now and the kernel lets go once unused.
+		m.log.Warn("mount is busy: detaching it", "mountpoint", m.mnt, "err", err)
+		if err := lazyUnmount(m.mnt); err != nil {
+			return fmt.Errorf("unmount: %w", err)
+		}
+	}
+	return nil
+}
+
+// lazyUnmount detaches a busy mount: directly as root, else through
+// fusermount3.
+func lazyUnmount(mnt string) error {
+	if os.Geteuid() == 0 {
+		return syscall.Unmount(mnt, syscall.MNT_DETACH)
+	}
+	for _, bin := range []string{"fusermount3", "fusermount"} {
+		if path, err := exec.LookPath(bin); err == nil {
+			return exec.Command(path, "-u", "-z", mnt).Run()
+		}
+	}
+	return errors.New("no fusermount3 to detach the mount with")
 }
 
 func (m *Mount) closeApps(grace time.Duration) {

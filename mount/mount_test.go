@@ -458,3 +458,22 @@ func copyTree(t *testing.T, src, dst string) {
 		return os.WriteFile(target, data, 0o644)
 	}))
 }
+
+func TestVideoWithThumbnailSibling(t *testing.T) {
+	svc := newService(t, emulator.Options{})
+	h := newHarness(t, svc, "")
+	video := randomBytes(t, 200_000)
+	thumb := testJPEG(t, 160, 90)
+	// The video first: it must still wait for its thumbnail.
+	require.NoError(t, os.WriteFile(h.path("upload", "clip.mp4"), video, 0o644))
+	require.NoError(t, os.WriteFile(h.path("upload", "clip.mp4.thumb.jpg"), thumb, 0o644))
+	vid := h.waitUploaded("clip.mp4")
+	tid := h.waitUploaded("clip.mp4.thumb.jpg")
+	got, err := os.ReadFile(h.path("files", vid+".thumb"))
+	require.NoError(t, err)
+	assert.Equal(t, thumb, got, "the video's .thumb is its thumbnail image")
+	assert.Equal(t, tid, getxattr(t, h.path("files", vid+".thumb"), "user.chatfs.uuid"))
+	got, err = os.ReadFile(h.path("files", vid))
+	require.NoError(t, err)
+	assert.Equal(t, video, got)
+}
