@@ -51,6 +51,8 @@ type service struct {
 	url      string
 	requests atomic.Int64
 	dir      string
+	// hook, if set, sees every request first and may answer it itself.
+	hook atomic.Pointer[func(w http.ResponseWriter, r *http.Request, next http.Handler) bool]
 }
 
 func newService(t *testing.T, o emulator.Options) *service {
@@ -63,6 +65,9 @@ func newService(t *testing.T, o emulator.Options) *service {
 	s := &service{emu: emu, dir: o.Dir}
 	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.requests.Add(1)
+		if h := s.hook.Load(); h != nil && (*h)(w, r, emu) {
+			return
+		}
 		emu.ServeHTTP(w, r)
 	}))
 	s.url = s.srv.URL
