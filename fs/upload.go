@@ -69,7 +69,7 @@ var _ = (gofs.NodeCreater)((*uploadNode)(nil))
 func (n *uploadNode) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
 	rel := n.child(name)
 	id := n.ob.Opened(rel)
-	ch, fh, fl, en := n.LoopbackNode.Create(ctx, name, flags, mode, out)
+	ch, fh, fl, en := n.LoopbackNode.Create(ctx, name, flags, mode&privateMode, out)
 	if en != 0 {
 		n.ob.Closed(id)
 		return nil, nil, 0, en
@@ -101,6 +101,16 @@ func (n *uploadNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, u
 	return h, fl, 0
 }
 
+// privateMode keeps staged files and folders to their owner (0600 and
+// 0700 at most): they are state, under a 0700 data directory.
+const privateMode = 0o700 | syscall.S_IFMT | syscall.S_ISVTX
+
+var _ = (gofs.NodeMkdirer)((*uploadNode)(nil))
+
+func (n *uploadNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return n.LoopbackNode.Mkdir(ctx, name, mode&privateMode, out)
+}
+
 var _ = (gofs.NodeSetattrer)((*uploadNode)(nil))
 
 func (n *uploadNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
@@ -108,6 +118,9 @@ func (n *uploadNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.Se
 		if err := n.ob.CheckSize(int64(size)); err != nil {
 			return errno(n.log, "truncate", err)
 		}
+	}
+	if m, ok := in.GetMode(); ok {
+		in.Mode = m & privateMode
 	}
 	if h, ok := f.(*uploadHandle); ok {
 		f = h.LoopbackFile
@@ -183,7 +196,7 @@ var _ = (gofs.NodeMknoder)((*uploadNode)(nil))
 
 func (n *uploadNode) Mknod(ctx context.Context, name string, mode, rdev uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	if mode&syscall.S_IFMT == syscall.S_IFREG {
-		return n.LoopbackNode.Mknod(ctx, name, mode, rdev, out)
+		return n.LoopbackNode.Mknod(ctx, name, mode&privateMode, rdev, out)
 	}
 	return nil, syscall.EPERM
 }
