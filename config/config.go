@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 )
@@ -28,6 +29,15 @@ type App struct {
 	ThumbnailSize  string `toml:"thumbnail_size"` // "WxH"
 	MaxSize        int64  `toml:"max_size"`
 	AllowPlainHTTP bool   `toml:"allow_plain_http"` // http:// to a non-loopback host
+
+	// Credentials that make chatfs obtain and renew its own app tokens; at
+	// most one kind per app: token_file, app_certificate_file, or client_id
+	// with client_secret_file. With none, the token comes from CHATFS_TOKEN.
+	AppCertificateFile string        `toml:"app_certificate_file"` // generate AccessToken2 app tokens
+	TokenAppID         string        `toml:"token_app_id"`         // App ID of generated tokens; default app_id
+	TokenLifetime      time.Duration `toml:"token_lifetime"`       // of generated tokens, "1m" to "24h"; default 24h
+	ClientID           string        `toml:"client_id"`            // Easemob / Agora Chat client_credentials
+	ClientSecretFile   string        `toml:"client_secret_file"`   // the client secret, read again before each token request
 }
 
 // Config is a whole mount.
@@ -116,7 +126,66 @@ func (a *App) Validate() error {
 	if a.MaxSize < 0 {
 		return errors.New("max_size must not be negative")
 	}
+	return a.validateCredentials()
+}
+
+// Token lifetimes accepted for generated tokens (the service's maximum is
+// 24h; accesstoken.Source refuses less than a minute).
+const (
+	MinTokenLifetime = time.Minute
+	MaxTokenLifetime = 24 * time.Hour
+)
+
+// validateCredentials checks that at most one kind of credential is given,
+// and that each is complete.
+func (a *App) validateCredentials() error {
+	kinds := 0
+	for _, set := range []bool{a.TokenFile != "", a.AppCertificateFile != "", a.ClientID != "" || a.ClientSecretFile != ""} {
+		if set {
+			kinds++
+		}
+	}
+	if kinds > 1 {
+		return errors.New("give one kind of credential: token_file, app_certificate_file, or client_id with client_secret_file")
+	}
+	if (a.ClientID == "") != (a.ClientSecretFile == "") {
+		return errors.New("client_id and client_secret_file go together")
+	}
+	if a.AppCertificateFile == "" {
+		if a.TokenLifetime != 0 || a.TokenAppID != "" {
+			return errors.New("token_lifetime and token_app_id apply to app_certificate_file only")
+		}
+		return nil
+	}
+	if a.TokenLifetime != 0 && (a.TokenLifetime < MinTokenLifetime || a.TokenLifetime > MaxTokenLifetime) {
+		return fmt.Errorf("token_lifetime %v: want %v to %v, e.g. \"12h\"", a.TokenLifetime, MinTokenLifetime, MaxTokenLifetime)
+	}
+	if !isHex32(a.GeneratedAppID()) {
+		return errors.New("app_certificate_file needs the App ID (32 hex characters) the tokens are for: set token_app_id (--token-app-id)")
+	}
 	return nil
+}
+
+// GeneratedAppID is the App ID that tokens generated from the App
+// Certificate name: TokenAppID, else AppID.
+func (a *App) GeneratedAppID() string {
+	if a.TokenAppID != "" {
+		return a.TokenAppID
+	}
+	return a.AppID
+}
+
+// isHex32 reports whether s is 32 hexadecimal characters.
+func isHex32(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
+			return false
+		}
+	}
+	return true
 }
 
 // Thumbnail parses ThumbnailSize; 0, 0 when not set.
