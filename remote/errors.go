@@ -135,13 +135,18 @@ func excerpt(data []byte) string {
 }
 
 // parseRetryAfter reads delay-seconds or an HTTP date; 0 when absent or
-// unreadable, at most maxRetryAfter.
+// unreadable, at most maxRetryAfter. A number of seconds too large for a
+// Duration (or an int64) is capped too, rather than overflowing to 0.
 func parseRetryAfter(v string, now time.Time) time.Duration {
 	if v == "" {
 		return 0
 	}
 	var d time.Duration
-	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+	// On ErrRange, ParseInt gives the largest or smallest int64.
+	if s, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		if s >= int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter
+		}
 		d = time.Duration(s) * time.Second
 	} else if t, err := http.ParseTime(v); err == nil {
 		d = t.Sub(now)
