@@ -38,11 +38,14 @@ type Options struct {
 	Apps        []App
 	SettleDelay time.Duration // default 1s
 	Uploaders   int           // parallel uploads per app; default 4
-	Retry       remote.RetryPolicy
-	RateLimit   float64 // calls/s per app and kind; default the client's
-	AllowOther  bool
-	Debug       bool
-	Logger      *slog.Logger
+	// UploadBackoff is the first pause after a failed upload (doubling up
+	// to 10 minutes); default 2s.
+	UploadBackoff time.Duration
+	Retry         remote.RetryPolicy
+	RateLimit     float64 // calls/s per app and kind; default the client's
+	AllowOther    bool
+	Debug         bool
+	Logger        *slog.Logger
 }
 
 // Mount is a live mount.
@@ -128,18 +131,19 @@ func newApp(o Options, a App, idx *index.DB, c *cache.Cache) (*core.App, error) 
 		return nil, err
 	}
 	return core.New(core.Options{
-		Name:        a.Name,
-		Remote:      client,
-		Index:       idx,
-		Cache:       c,
-		OutboxDir:   filepath.Join(o.Dirs.Data, "outbox", a.Name),
-		MaxSize:     a.MaxSize,
-		Restrict:    a.Restrict,
-		ThumbWidth:  w,
-		ThumbHeight: h,
-		SettleDelay: o.SettleDelay,
-		Uploaders:   o.Uploaders,
-		Logger:      o.Logger,
+		Name:         a.Name,
+		Remote:       client,
+		Index:        idx,
+		Cache:        c,
+		OutboxDir:    filepath.Join(o.Dirs.Data, "outbox", a.Name),
+		MaxSize:      a.MaxSize,
+		Restrict:     a.Restrict,
+		ThumbWidth:   w,
+		ThumbHeight:  h,
+		SettleDelay:  o.SettleDelay,
+		Uploaders:    o.Uploaders,
+		RetryBackoff: o.UploadBackoff,
+		Logger:       o.Logger,
 	})
 }
 
