@@ -12,14 +12,17 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Error is a non-2xx answer of the service. Code and Description are the
 // server's `error` and `error_description`; Body holds the start of a body
 // that was not a JSON error (an HTML page from a proxy, say).
 type Error struct {
-	Op          string // "upload", "download <uuid>", ...
-	Status      int    // HTTP status code
+	Op     string // "upload", "download <uuid>", ...
+	Status int    // HTTP status code
+	// The server's fields, cut to 200 bytes with control characters
+	// dropped and white space collapsed.
 	Code        string // the `error` field, e.g. "entity_not_found"
 	Description string // the `error_description` field
 	Exception   string // the `exception` field
@@ -98,7 +101,10 @@ func readError(op string, resp *http.Response) *Error {
 		if json.Unmarshal(j.Error, &code) != nil {
 			code = string(j.Error) // not a string: keep it raw
 		}
-		e.Code, e.Description, e.Exception = code, j.Description, j.Exception
+		// The fields end up in messages, logs and xattrs: keep them short
+		// and free of control characters (a hostile server could send
+		// newlines or terminal escapes).
+		e.Code, e.Description, e.Exception = excerpt([]byte(code)), excerpt([]byte(j.Description)), excerpt([]byte(j.Exception))
 	} else {
 		e.Body = excerpt(data)
 	}
@@ -108,16 +114,13 @@ func readError(op string, resp *http.Response) *Error {
 	return e
 }
 
-// excerpt keeps the start of a body, with whitespace runs collapsed and
-// other control characters dropped.
+// excerpt keeps the start of a body, at most maxErrorBodyExcerpt bytes
+// then "…", with whitespace runs collapsed to one space, and other
+// unprintable characters dropped (invalid UTF-8 becomes U+FFFD).
 func excerpt(data []byte) string {
 	var b strings.Builder
 	space := false
 	for _, r := range string(data) {
-		if b.Len() >= maxErrorBodyExcerpt {
-			b.WriteString("…")
-			break
-		}
 		switch {
 		case unicode.IsSpace(r):
 			space = true
@@ -125,7 +128,16 @@ func excerpt(data []byte) string {
 		case !unicode.IsPrint(r):
 			continue
 		}
-		if space && b.Len() > 0 {
+		sep := space && b.Len() > 0
+		n := utf8.RuneLen(r)
+		if sep {
+			n++
+		}
+		if b.Len()+n > maxErrorBodyExcerpt {
+			b.WriteString("…")
+			break
+		}
+		if sep {
 			b.WriteByte(' ')
 		}
 		space = false

@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -25,4 +26,20 @@ func TestParseRetryAfterHuge(t *testing.T) {
 	} {
 		assert.Equal(t, want, parseRetryAfter(v, now), "Retry-After: %s", v)
 	}
+}
+
+func TestReadErrorCleansFields(t *testing.T) {
+	long := strings.Repeat("long ", 10000)
+	body := `{"error":"a\u0000b\nc","exception":"` + long + `","error_description":"\u001b[31mred\u202e"}`
+	e := readError("upload", errorResponse(400, []byte(body), ""))
+	assert.Equal(t, "ab c", e.Code)
+	assert.Equal(t, "[31mred", e.Description)
+	assert.LessOrEqual(t, len(e.Exception), maxErrorBodyExcerpt+len("…"))
+	assert.True(t, printable(e.Error()))
+
+	// The service's own codes come through unchanged.
+	e = readError("upload", errorResponse(413, []byte(`{"error":"file exceeding maximum limit","error_description":"the file size exceeds the maximum limit."}`), ""))
+	assert.True(t, IsTooLarge(e))
+	assert.Equal(t, CodeTooLarge, e.Code)
+	assert.Equal(t, "the file size exceeds the maximum limit.", e.Description)
 }
