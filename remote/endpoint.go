@@ -73,6 +73,11 @@ func validSegment(what, s string) error {
 func ParseMessageURL(u string) (uuid, secret string, err error) {
 	p, err := url.Parse(u)
 	if err != nil {
+		// A *url.Error quotes the whole URL, share-secret included: keep
+		// only its reason.
+		if ue, ok := errors.AsType[*url.Error](err); ok {
+			err = ue.Err
+		}
 		return "", "", fmt.Errorf("remote: message URL: %w", err)
 	}
 	path := strings.TrimSuffix(p.Path, "/")

@@ -43,3 +43,17 @@ func TestReadErrorCleansFields(t *testing.T) {
 	assert.Equal(t, CodeTooLarge, e.Code)
 	assert.Equal(t, "the file size exceeds the maximum limit.", e.Description)
 }
+
+func TestParseMessageURLErrorsHideTheSecret(t *testing.T) {
+	for _, u := range []string{
+		"%zz/chatfiles/x?share-secret=S3cr3tValue",
+		"https://h/chatfiles/\x7f?share-secret=S3cr3tValue",
+		"https://h/nothing?share-secret=S3cr3tValue",
+		"https://h/chatfiles/nope?share-secret=S3cr3tValue#S3cr3tValue",
+	} {
+		_, _, err := ParseMessageURL(u)
+		if assert.Error(t, err, u) {
+			assert.NotContains(t, err.Error(), "S3cr3tValue", u)
+		}
+	}
+}
