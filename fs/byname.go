@@ -15,7 +15,7 @@ import (
 
 // byNameDir is an app's by-name/: original names as symlinks to files/.
 type byNameDir struct {
-	gofs.Inode
+	readOnlyDir
 	app     *core.App
 	log     *slog.Logger
 	mounted time.Time

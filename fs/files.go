@@ -15,7 +15,7 @@ import (
 
 // filesDir is an app's files/: every file chatfs knows, by uuid, read-only.
 type filesDir struct {
-	gofs.Inode
+	readOnlyDir
 	app     *core.App
 	log     *slog.Logger
 	mounted time.Time
@@ -68,42 +68,6 @@ func (d *filesDir) Unlink(ctx context.Context, name string) syscall.Errno {
 		return syscall.EPERM // a thumbnail goes with its file
 	}
 	return errno(d.log, "unlink", d.app.Forget(uuid))
-}
-
-var _ = (gofs.NodeCreater)((*filesDir)(nil))
-
-func (d *filesDir) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
-	return nil, nil, 0, syscall.EROFS
-}
-
-var _ = (gofs.NodeMkdirer)((*filesDir)(nil))
-
-func (d *filesDir) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	return nil, syscall.EROFS
-}
-
-var _ = (gofs.NodeMknoder)((*filesDir)(nil))
-
-func (d *filesDir) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	return nil, syscall.EROFS
-}
-
-var _ = (gofs.NodeSymlinker)((*filesDir)(nil))
-
-func (d *filesDir) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	return nil, syscall.EROFS
-}
-
-var _ = (gofs.NodeLinker)((*filesDir)(nil))
-
-func (d *filesDir) Link(ctx context.Context, target gofs.InodeEmbedder, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	return nil, syscall.EROFS
-}
-
-var _ = (gofs.NodeRenamer)((*filesDir)(nil))
-
-func (d *filesDir) Rename(ctx context.Context, name string, newParent gofs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
-	return syscall.EROFS
 }
 
 // fileNode is a file of files/ or its thumbnail.

@@ -69,7 +69,7 @@ func Mount(mountpoint string, o Options) (*fuse.Server, error) {
 
 // rootNode is the mount's root: one directory per app.
 type rootNode struct {
-	gofs.Inode
+	readOnlyDir
 	opts    Options
 	mounted time.Time // shown as the times of the synthetic directories
 }
@@ -104,7 +104,7 @@ func (r *rootNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.Att
 
 // staticDir is an app's directory: its children are fixed at mount time.
 type staticDir struct {
-	gofs.Inode
+	readOnlyDir
 	mounted time.Time
 }
 
