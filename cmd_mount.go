@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/chatfs/chatfs/accesstoken"
 	"github.com/chatfs/chatfs/config"
 	"github.com/chatfs/chatfs/mount"
 	"github.com/chatfs/chatfs/remote"
@@ -30,6 +31,7 @@ func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fl.StringVar(&a.App, "app", "", "Agora Chat / Easemob app name")
 	fl.StringVar(&a.Name, "name", "", "the app's directory name (default: the app id, or ORG-APP)")
 	fl.StringVar(&a.TokenFile, "token-file", "", "file holding the app token (or set CHATFS_TOKEN)")
+	addCredentialFlags(fl, &a)
 	fl.BoolVar(&a.Restrict, "restrict-access", false, "upload files as restricted (readers need the share-secret)")
 	fl.StringVar(&a.ThumbnailSize, "thumbnail-size", "", "thumbnail box WxH asked for images (server default 170x170)")
 	fl.Int64Var(&a.MaxSize, "max-size", 10*1024*1024, "largest file accepted, bytes")
@@ -77,17 +79,22 @@ func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	switch {
 	case *configFile != "":
 		for _, ca := range cfg.Apps {
-			tokens, err := tokenSource(ca.TokenFile, log.Warn)
+			tokens, err := tokenSource(ca, log)
 			if err != nil {
 				return fmt.Errorf("app %s: %w", ca.Name, err)
 			}
 			apps = append(apps, mount.App{App: ca, Tokens: tokens})
 		}
 	case a.Host == "":
+		certs, tokens, err := embeddedAuth(filepath.Join(dirs.Data, "embedded"), log)
+		if err != nil {
+			return err
+		}
 		emu, err := emulator.Start(ctx, "127.0.0.1:0", emulator.Options{
-			Dir:     filepath.Join(dirs.Data, "emulator"),
-			MaxSize: a.MaxSize,
-			Logger:  emulatorLogger(stderr, *debug),
+			Certificates: certs,
+			Dir:          filepath.Join(dirs.Data, "emulator"),
+			MaxSize:      a.MaxSize,
+			Logger:       emulatorLogger(stderr, *debug),
 		})
 		if err != nil {
 			return fmt.Errorf("embedded emulator: %w", err)
@@ -99,12 +106,12 @@ func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err := a.Validate(); err != nil {
 			return err
 		}
-		apps = append(apps, mount.App{App: a, Tokens: remote.NewStaticToken(emu.Server.Token())})
+		apps = append(apps, mount.App{App: a, Tokens: tokens})
 	default:
 		if err := a.Validate(); err != nil {
 			return err
 		}
-		tokens, err := tokenSource(a.TokenFile, log.Warn)
+		tokens, err := tokenSource(a, log)
 		if err != nil {
 			return err
 		}
@@ -162,26 +169,52 @@ func emulatorLogger(w io.Writer, debug bool) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})).With("component", "emulator")
 }
 
-// tokenSource reads the token from file, else from CHATFS_TOKEN. It warns
-// when the file is readable by other users.
-func tokenSource(file string, warn func(msg string, args ...any)) (remote.TokenSource, error) {
-	if file == "" {
+// tokenSource makes the token source of an app: generated from the App
+// Certificate, asked for with the client credentials, read from the token
+// file, or else $CHATFS_TOKEN. Secret files readable by other users are
+// reported as warnings.
+func tokenSource(a config.App, log *slog.Logger) (remote.TokenSource, error) {
+	switch {
+	case a.AppCertificateFile != "":
+		src, err := accesstoken.NewSource(accesstoken.SourceOptions{
+			AppID:    a.GeneratedAppID(),
+			CertFile: a.AppCertificateFile,
+			Lifetime: a.TokenLifetime,
+			Logger:   log,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("app certificate: %w", err)
+		}
+		return src, nil
+	case a.ClientID != "":
+		cc, err := remote.NewClientCredentials(remote.ClientCredentialsOptions{
+			Endpoint:   remote.Endpoint{BaseURL: a.Host, AppID: a.AppID, Org: a.Org, App: a.App},
+			ClientID:   a.ClientID,
+			SecretFile: a.ClientSecretFile,
+			Logger:     log,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return cc, nil
+	case a.TokenFile == "":
 		ts, err := remote.TokenFromEnv()
 		if err != nil {
-			return nil, errors.New("no token: give --token-file FILE (or token_file in the config), or set CHATFS_TOKEN")
+			return nil, errors.New("no credentials: give --app-certificate-file, --client-id with --client-secret-file, " +
+				"or --token-file (or the same in the config), or set CHATFS_TOKEN")
 		}
 		return ts, nil
 	}
-	st, err := os.Stat(file)
+	st, err := os.Stat(a.TokenFile)
 	if err != nil {
 		return nil, fmt.Errorf("token file: %w", err)
 	}
 	if st.Mode().Perm()&0o077 != 0 {
-		warn("the token file is readable by other users; chmod 600 it", "file", file, "mode", st.Mode().Perm().String())
+		log.Warn("the token file is readable by other users; chmod 600 it", "file", a.TokenFile, "mode", st.Mode().Perm().String())
 	}
-	ts := remote.NewFileToken(file)
+	ts := remote.NewFileToken(a.TokenFile)
 	if _, err := ts.Token(context.Background()); err != nil {
-		return nil, fmt.Errorf("token file %s: %w", file, err)
+		return nil, fmt.Errorf("token file %s: %w", a.TokenFile, err)
 	}
 	return ts, nil
 }

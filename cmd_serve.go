@@ -2,13 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/chatfs/chatfs/accesstoken"
 	"github.com/chatfs/chatfs/remote/emulator"
 )
 
@@ -29,8 +32,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ttl := fl.Duration("ttl", 168*time.Hour, "how long files are kept")
 	noRange := fl.Bool("no-range", false, "ignore Range headers, as a server that does not support them")
 	debug := fl.Bool("debug", false, "log at debug level")
-	var apps multiFlag
+	var apps, certSpecs multiFlag
 	fl.Var(&apps, "app", "an app that exists (app-id/ID or ORG/APP); repeatable; default: every app")
+	fl.Var(&certSpecs, "app-certificate", "accept only AccessToken2 app tokens: FILE (every app-id/ID app, ID being the App ID), "+
+		"or APP=FILE, or APP=APPID:FILE (APP is app-id/ID or ORG/APP, APPID the 32-hex App ID); repeatable")
+	clientID := fl.String("client-id", "", "serve POST {base}/token for client_credentials with this client id")
+	clientSecretFile := fl.String("client-secret-file", "", "file holding the client secret, with --client-id")
+	clientTTL := fl.Duration("client-token-ttl", 0, "lifetime of tokens from {base}/token (default 1440h, as Easemob)")
 	if err := fl.Parse(args); err != nil {
 		return usageErr(err)
 	}
@@ -54,20 +62,32 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		tok = *token
 	}
 	log := newLogger(stderr, *debug)
+	certs, err := parseCertSpecs(certSpecs, log)
+	if err != nil {
+		return err
+	}
+	clientSecret, err := readClientSecret(*clientID, *clientSecretFile, log)
+	if err != nil {
+		return err
+	}
 	r, err := emulator.Start(ctx, *listen, emulator.Options{
-		Dir:     *data,
-		Token:   tok,
-		MaxSize: *maxSize,
-		TTL:     *ttl,
-		Apps:    apps,
-		NoRange: *noRange,
-		Logger:  log,
+		Dir:            *data,
+		Token:          tok,
+		MaxSize:        *maxSize,
+		TTL:            *ttl,
+		Apps:           apps,
+		NoRange:        *noRange,
+		Logger:         log,
+		Certificates:   certs,
+		ClientID:       *clientID,
+		ClientSecret:   clientSecret,
+		ClientTokenTTL: *clientTTL,
 	})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "chatfiles emulator on %s\n", r.URL)
-	if tok == "" {
+	if tok == "" && r.Server.Token() != "" {
 		fmt.Fprintf(stdout, "token: in %s/token\n", *data)
 	}
 	<-ctx.Done()
@@ -81,4 +101,67 @@ func usageErr(err error) error {
 		return err
 	}
 	return errUsage
+}
+
+// parseCertSpecs turns --app-certificate values into emulator
+// certificates: "FILE" is the certificate of every app-id/ID app (the ID
+// being the App ID); "APP=FILE" that of one app; "APP=APPID:FILE" that of
+// one app whose tokens name APPID (needed for ORG/APP apps). A FILE holding
+// "=" must be given as "*=FILE".
+func parseCertSpecs(specs []string, log *slog.Logger) (map[string]emulator.AppCertificate, error) {
+	if len(specs) == 0 {
+		return nil, nil
+	}
+	certs := make(map[string]emulator.AppCertificate, len(specs))
+	for _, spec := range specs {
+		key, rest, ok := strings.Cut(spec, "=")
+		if !ok {
+			key, rest = emulator.AllApps, spec
+		}
+		var c emulator.AppCertificate
+		if id, file, ok := strings.Cut(rest, ":"); ok && len(id) == 32 {
+			c.AppID, rest = id, file
+		}
+		warn, err := accesstoken.CheckSecretFile(rest)
+		if err != nil {
+			return nil, fmt.Errorf("--app-certificate %s: %w", spec, err)
+		}
+		if warn != "" {
+			log.Warn(warn)
+		}
+		if c.Cert, err = accesstoken.ReadCertFile(rest); err != nil {
+			return nil, fmt.Errorf("--app-certificate %s: %w", spec, err)
+		}
+		if _, dup := certs[key]; dup {
+			return nil, fmt.Errorf("--app-certificate: two certificates for %s", key)
+		}
+		certs[key] = c
+	}
+	return certs, nil
+}
+
+// readClientSecret reads the client secret file given with --client-id.
+func readClientSecret(id, file string, log *slog.Logger) (string, error) {
+	if (id == "") != (file == "") {
+		return "", errors.New("--client-id and --client-secret-file go together")
+	}
+	if file == "" {
+		return "", nil
+	}
+	warn, err := accesstoken.CheckSecretFile(file)
+	if err != nil {
+		return "", err
+	}
+	if warn != "" {
+		log.Warn(warn)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", err
+	}
+	secret := strings.TrimSpace(string(b))
+	if secret == "" {
+		return "", fmt.Errorf("client secret file %s is empty", file)
+	}
+	return secret, nil
 }

@@ -20,6 +20,7 @@ const usage = `chatfs mounts a chat app's file attachments as folders.
 Usage:
   chatfs mount [flags] MOUNTPOINT   mount and serve until unmounted or interrupted
   chatfs serve [flags]              run the chatfiles emulator
+  chatfs token [flags]              print a fresh app token (for scripts and curl)
   chatfs status [flags]             uploads waiting, uploading and failed; cache use
 
 Run "chatfs COMMAND -h" for the flags of a command.
@@ -43,6 +44,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runMount(ctx, args[1:], stdout, stderr)
 	case "serve":
 		err = runServe(ctx, args[1:], stdout, stderr)
+	case "token":
+		err = runToken(ctx, args[1:], stdout, stderr)
 	case "status":
 		err = runStatus(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
