@@ -32,7 +32,9 @@ func (e Endpoint) Validate() error {
 	if u.Host == "" {
 		return fmt.Errorf("remote: base URL %q: no host", e.BaseURL)
 	}
-	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+	// "https://h?" and "https://h#" parse with an empty query or fragment,
+	// but Base would then put the app's path after the '?' or '#'.
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.ContainsAny(e.BaseURL, "?#") || u.User != nil {
 		return fmt.Errorf("remote: base URL %q: must not carry a query, fragment or user info", e.BaseURL)
 	}
 	switch {

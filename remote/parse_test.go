@@ -57,3 +57,12 @@ func TestParseMessageURLErrorsHideTheSecret(t *testing.T) {
 		}
 	}
 }
+
+func TestEndpointRefusesEmptyQueryOrFragment(t *testing.T) {
+	for _, base := range []string{"https://h?", "https://h#", "https://h/?", "https://h/#x", "https://h?a=b"} {
+		err := Endpoint{BaseURL: base, AppID: "a"}.Validate()
+		assert.Error(t, err, base)
+	}
+	assert.NoError(t, Endpoint{BaseURL: "https://h/", AppID: "a"}.Validate())
+	assert.NoError(t, Endpoint{BaseURL: "http://127.0.0.1:8080/prefix", Org: "o", App: "a"}.Validate())
+}
