@@ -104,7 +104,8 @@ func (a *App) Validate() error {
 		return errors.New("give app_id, or both org and app")
 	}
 	for _, s := range []string{a.AppID, a.Org, a.App} {
-		if s != "" && !validSegment(s) {
+		// ".." anywhere is refused, as the remote client refuses it.
+		if s != "" && (!validSegment(s) || strings.Contains(s, "..")) {
 			return fmt.Errorf("%q is not a valid app id, org or app name", s)
 		}
 	}
@@ -214,7 +215,9 @@ func CheckHost(host string, allowPlain bool) error {
 		return errors.New("host is required")
 	}
 	u, err := url.Parse(host)
-	if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+	// A bare '?' or '#' parses to an empty query or fragment, but would
+	// end up before the app's path in every request URL.
+	if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") || strings.ContainsAny(host, "?#") || u.User != nil {
 		return fmt.Errorf("host %q: want scheme://host[:port]", host)
 	}
 	switch u.Scheme {
