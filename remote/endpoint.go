@@ -85,13 +85,22 @@ func ParseMessageURL(u string) (uuid, secret string, err error) {
 	path := strings.TrimSuffix(p.Path, "/")
 	i := strings.LastIndex(path, "/chatfiles/")
 	if i < 0 {
-		return "", "", fmt.Errorf("remote: message URL %q: no /chatfiles/ in path", redactURL(p))
+		return "", "", fmt.Errorf("remote: message URL %q: no /chatfiles/ in path", clip(redactURL(p)))
 	}
 	uuid = path[i+len("/chatfiles/"):]
 	if !ValidUUID(uuid) {
-		return "", "", fmt.Errorf("remote: message URL %q: %q is not a chatfiles uuid", redactURL(p), uuid)
+		return "", "", fmt.Errorf("remote: message URL %q: %q is not a chatfiles uuid", clip(redactURL(p)), clip(uuid))
 	}
 	return uuid, p.Query().Get("share-secret"), nil
+}
+
+// clip keeps what an error message quotes of its input short.
+func clip(s string) string {
+	const n = 100
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 // redactURL renders u without its query, so that a share-secret never ends

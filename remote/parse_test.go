@@ -66,3 +66,15 @@ func TestEndpointRefusesEmptyQueryOrFragment(t *testing.T) {
 	assert.NoError(t, Endpoint{BaseURL: "https://h/", AppID: "a"}.Validate())
 	assert.NoError(t, Endpoint{BaseURL: "http://127.0.0.1:8080/prefix", Org: "o", App: "a"}.Validate())
 }
+
+func TestParseMessageURLErrorsAreShort(t *testing.T) {
+	for _, u := range []string{
+		"https://h/" + strings.Repeat("\xa5", 100000),
+		"https://h/chatfiles/" + strings.Repeat("a", 100000),
+	} {
+		_, _, err := ParseMessageURL(u)
+		if assert.Error(t, err) {
+			assert.Less(t, len(err.Error()), 1000)
+		}
+	}
+}
