@@ -25,9 +25,15 @@ func (a *App) LookupName(name string) (index.File, error) {
 	return f, nil
 }
 
-// ListNames calls fn for every name of by-name/ in name order.
-func (a *App) ListNames(fn func(name, uuid string) error) error {
-	return a.opts.Index.ListNames(a.opts.Name, fn)
+// ListNames calls fn for every visible file that has a by-name/ entry (its
+// LinkName), in uuid order: the same files LookupName finds.
+func (a *App) ListNames(fn func(index.File) error) error {
+	return a.opts.Index.List(a.opts.Name, func(f index.File) error {
+		if f.LinkName == "" || !a.visible(Entry{File: f}) {
+			return nil
+		}
+		return fn(f)
+	})
 }
 
 // ForgetName forgets the file a by-name/ entry points to.

@@ -39,8 +39,8 @@ var _ = (gofs.NodeReaddirer)((*byNameDir)(nil))
 
 func (d *byNameDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 	var list []fuse.DirEntry
-	err := d.app.ListNames(func(name, uuid string) error {
-		list = append(list, fuse.DirEntry{Name: name, Mode: syscall.S_IFLNK})
+	err := d.app.ListNames(func(f index.File) error {
+		list = append(list, fuse.DirEntry{Name: f.LinkName, Ino: f.Ino + 2, Mode: syscall.S_IFLNK})
 		return nil
 	})
 	if err != nil {

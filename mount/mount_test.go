@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"errors"
 	"image"
 	"image/color"
 	"image/png"
@@ -476,4 +477,47 @@ func TestVideoWithThumbnailSibling(t *testing.T) {
 	got, err = os.ReadFile(h.path("files", vid))
 	require.NoError(t, err)
 	assert.Equal(t, video, got)
+}
+
+// TestExpiredFilesDisappear: a file the server answers file_expired for is
+// marked expired, reads fail, and listings drop it unless it is cached.
+func TestExpiredFilesDisappear(t *testing.T) {
+	clock := time.Now()
+	var mu sync.Mutex
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	svc := newService(t, emulator.Options{TTL: time.Hour, Now: now})
+	state := t.TempDir()
+	c := svc.client(t, appID)
+	var uuids []string
+	for i := 0; i < 2; i++ {
+		data := randomBytes(t, 5000)
+		res, err := c.Upload(context.Background(), remote.UploadRequest{Name: "e.bin", File: bytes.NewReader(data), Size: 5000})
+		require.NoError(t, err)
+		uuids = append(uuids, res.UUID)
+	}
+	h := newHarness(t, svc, state)
+	for _, u := range uuids {
+		_, err := os.ReadFile(h.path("files", u)) // known and cached
+		require.NoError(t, err)
+	}
+	h.unmount()
+	require.NoError(t, os.RemoveAll(filepath.Join(state, "cache"))) // known, not cached
+	mu.Lock()
+	clock = clock.Add(2 * time.Hour)
+	mu.Unlock()
+
+	h2 := newHarness(t, svc, state)
+	assert.Len(t, readdirnames(t, h2.path("files")), 2)
+	_, err := os.ReadFile(h2.path("files", uuids[0]))
+	require.Error(t, err)
+	assert.True(t, errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.EIO), "%v", err)
+	assert.Equal(t, []string{uuids[1]}, readdirnames(t, h2.path("files")), "the expired file left the listing")
+	// A uuid never seen, already expired on the server: ENOENT.
+	res, err := c.Upload(context.Background(), remote.UploadRequest{Name: "late", File: bytes.NewReader([]byte("x")), Size: 1})
+	require.NoError(t, err)
+	mu.Lock()
+	clock = clock.Add(2 * time.Hour)
+	mu.Unlock()
+	_, err = os.Stat(h2.path("files", res.UUID))
+	assert.ErrorIs(t, err, os.ErrNotExist)
 }
