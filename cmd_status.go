@@ -1,52 +1,84 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"path/filepath"
-
-	"github.com/chatfs/chatfs/config"
-	"github.com/chatfs/chatfs/index"
+	"sort"
+	"strings"
+	"syscall"
 )
 
-// runStatus prints the upload queue of a state directory. The index is
-// locked while a mount runs, so status reads it only when no mount does.
+// runStatus prints, for a live mount, each app's uploads waiting, uploading
+// and failed (with reasons) and the download cache's use. It reads the
+// mount itself — the xattrs of upload/ entries and of the root — since the
+// index is locked while the mount runs.
 func runStatus(args []string, stdout, stderr io.Writer) error {
 	fl := flag.NewFlagSet("status", flag.ContinueOnError)
 	fl.SetOutput(stderr)
-	state := fl.String("state", "", "state directory of the mount")
 	if err := fl.Parse(args); err != nil {
 		return usageErr(err)
 	}
-	dirs, err := config.StateDirs(*state)
+	if fl.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: chatfs status MOUNTPOINT")
+		return errUsage
+	}
+	mnt := fl.Arg(0)
+	bytes, err := xattr(mnt, "user.chatfs.cache_bytes")
+	if err != nil {
+		return fmt.Errorf("%s is not a live chatfs mount: %w", mnt, err)
+	}
+	files, _ := xattr(mnt, "user.chatfs.cache_files")
+	apps, err := os.ReadDir(mnt)
 	if err != nil {
 		return err
 	}
-	idx, err := index.Open(filepath.Join(dirs.Data, "index"), index.Options{})
-	if err != nil {
-		return fmt.Errorf("%w (while a mount runs, read user.chatfs.state xattrs in upload/ instead)", err)
-	}
-	defer idx.Close()
-	counts := map[string]map[index.UploadState]int{}
-	err = idx.ListUploads("", func(u index.Upload) error {
-		if counts[u.App] == nil {
-			counts[u.App] = map[index.UploadState]int{}
+	for _, app := range apps {
+		counts := map[string]int{}
+		var failed []string
+		upload := filepath.Join(mnt, app.Name(), "upload")
+		_ = filepath.WalkDir(upload, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return nil
+			}
+			state, err := xattr(p, "user.chatfs.state")
+			if err != nil {
+				return nil // a temporary name: never uploaded
+			}
+			counts[state]++
+			if state == "failed" {
+				reason, _ := xattr(p, "user.chatfs.error")
+				rel, _ := filepath.Rel(upload, p)
+				failed = append(failed, fmt.Sprintf("  failed: %s: %s", rel, reason))
+			}
+			return nil
+		})
+		fmt.Fprintf(stdout, "%s: %d waiting, %d uploading, %d failed\n", app.Name(), counts["waiting"], counts["uploading"], counts["failed"])
+		sort.Strings(failed)
+		for _, f := range failed {
+			fmt.Fprintln(stdout, f)
 		}
-		counts[u.App][u.State]++
-		if u.State == index.Failed {
-			fmt.Fprintf(stdout, "%s: failed: %s: %s\n", u.App, u.Path, u.Error)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
 	}
-	for app, c := range counts {
-		fmt.Fprintf(stdout, "%s: %d waiting, %d uploading, %d failed\n", app, c[index.Waiting], c[index.Uploading], c[index.Failed])
-	}
-	if len(counts) == 0 {
-		fmt.Fprintln(stdout, "no uploads queued")
-	}
+	fmt.Fprintf(stdout, "download cache: %s bytes in %s files\n", bytes, files)
 	return nil
+}
+
+// xattr reads one extended attribute as a string.
+func xattr(path, name string) (string, error) {
+	buf := make([]byte, 4096)
+	for {
+		n, err := syscall.Getxattr(path, name, buf)
+		if errors.Is(err, syscall.ERANGE) && len(buf) < 1<<20 {
+			buf = make([]byte, len(buf)*4)
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		return strings.TrimSpace(string(buf[:n])), nil
+	}
 }

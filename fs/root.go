@@ -12,6 +12,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"os"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -36,6 +37,9 @@ type Options struct {
 	Debug      bool // log every FUSE request
 	Logger     *slog.Logger
 	FsName     string // shown in mount tables; default "chatfs"
+	// CacheUsage, if set, reports the download cache's bytes and files,
+	// shown as xattrs of the mount's root for `chatfs status`.
+	CacheUsage func() (bytes int64, files int)
 }
 
 // Mount mounts the apps at mountpoint and returns the serving server.
@@ -100,6 +104,37 @@ var _ = (gofs.NodeGetattrer)((*rootNode)(nil))
 func (r *rootNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	dirAttr(&out.Attr, 1, 0o755, r.mounted)
 	return 0
+}
+
+// Root xattrs, read by `chatfs status`.
+const (
+	xattrCacheBytes = "user.chatfs.cache_bytes"
+	xattrCacheFiles = "user.chatfs.cache_files"
+)
+
+var _ = (gofs.NodeGetxattrer)((*rootNode)(nil))
+
+func (r *rootNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	if r.opts.CacheUsage == nil {
+		return 0, syscall.ENODATA
+	}
+	bytes, files := r.opts.CacheUsage()
+	switch attr {
+	case xattrCacheBytes:
+		return copyXattr(dest, strconv.FormatInt(bytes, 10))
+	case xattrCacheFiles:
+		return copyXattr(dest, strconv.Itoa(files))
+	}
+	return 0, syscall.ENODATA
+}
+
+var _ = (gofs.NodeListxattrer)((*rootNode)(nil))
+
+func (r *rootNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	if r.opts.CacheUsage == nil {
+		return copyXattrNames(dest, nil)
+	}
+	return copyXattrNames(dest, []string{xattrCacheBytes, xattrCacheFiles})
 }
 
 // staticDir is an app's directory: its children are fixed at mount time.

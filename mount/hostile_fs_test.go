@@ -57,7 +57,9 @@ func TestHostileFUSE(t *testing.T) {
 		{"symlink in upload/", func() error { return os.Symlink("/etc/passwd", h.path("upload", "s")) }, syscall.EPERM},
 		{"fifo in upload/", func() error { return syscall.Mkfifo(h.path("upload", "f"), 0o644) }, syscall.EPERM},
 		{"rename upload/ to files/", func() error { return os.Rename(h.path("upload", ".staged"), h.path("files", "x")) }, syscall.EXDEV},
-		{"set user.chatfs.state", func() error { return syscall.Setxattr(h.path("upload", ".staged"), "user.chatfs.state", []byte("failed"), 0) }, syscall.EPERM},
+		{"set user.chatfs.state", func() error {
+			return syscall.Setxattr(h.path("upload", ".staged"), "user.chatfs.state", []byte("failed"), 0)
+		}, syscall.EPERM},
 		{"huge xattr on upload/", func() error { return syscall.Setxattr(h.path("upload", ".staged"), "user.big", []byte(huge), 0) }, syscall.ENOTSUP},
 		{"name of 256 bytes", func() error { return os.WriteFile(h.path("upload", strings.Repeat("a", 256)), nil, 0o644) }, syscall.ENAMETOOLONG},
 		{"truncate past the limit", func() error { return os.Truncate(h.path("upload", ".staged"), 10<<20+1) }, syscall.EFBIG},

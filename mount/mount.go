@@ -102,6 +102,7 @@ func New(ctx context.Context, o Options) (*Mount, error) {
 	}
 	m.Server, err = chatfs.Mount(o.Mountpoint, chatfs.Options{
 		Apps:       m.Apps,
+		CacheUsage: m.Cache.Usage,
 		AllowOther: o.AllowOther,
 		Debug:      o.Debug,
 		Logger:     o.Logger,
