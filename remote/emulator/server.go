@@ -114,9 +114,9 @@ func New(o Options) (*Server, error) {
 	return s, nil
 }
 
-// Token returns the bearer token the Server accepts (the generated one when
-// Options.Token was empty). It is empty when Options.Authorize replaced the
-// token check and Options.Token was not given.
+// Token returns the static bearer token the Server accepts (the generated
+// one when Options.Token was empty). It is empty when Options.Token was not
+// given and Options.Authorize, Certificates or client credentials are set.
 func (s *Server) Token() string { return s.token }
 
 // Close makes the Server answer 503 to every later request. Files stay on
