@@ -16,9 +16,10 @@ import (
 // filesDir is an app's files/: every file chatfs knows, by uuid, read-only.
 type filesDir struct {
 	readOnlyDir
-	app     *core.App
-	log     *slog.Logger
-	mounted time.Time
+	app         *core.App
+	log         *slog.Logger
+	mounted     time.Time
+	passthrough bool // offer FUSE passthrough for fully cached files
 }
 
 var _ = (gofs.NodeLookuper)((*filesDir)(nil))
@@ -28,7 +29,7 @@ func (d *filesDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 	if err != nil {
 		return nil, errno(d.log, "lookup", err)
 	}
-	n := &fileNode{app: d.app, log: d.log, entry: e}
+	n := &fileNode{app: d.app, log: d.log, entry: e, passthrough: d.passthrough}
 	n.fill(&out.Attr)
 	out.SetEntryTimeout(immutableTimeout)
 	out.SetAttrTimeout(n.attrTimeout())
@@ -74,9 +75,10 @@ func (d *filesDir) Unlink(ctx context.Context, name string) syscall.Errno {
 type fileNode struct {
 	gofs.Inode
 	// read only
-	app   *core.App
-	log   *slog.Logger
-	entry core.Entry
+	app         *core.App
+	log         *slog.Logger
+	entry       core.Entry
+	passthrough bool
 
 	// The kernel refuses (EIO) a passthrough open of an inode that has
 	// files open through the page cache, so passthrough is used only when
@@ -140,7 +142,7 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if h.Complete() && n.cachedOpens == 0 {
+	if n.passthrough && h.Complete() && n.cachedOpens == 0 {
 		return &passthroughHandle{fh}, fuse.FOPEN_KEEP_CACHE, 0
 	}
 	n.cachedOpens++

@@ -37,6 +37,9 @@ type Options struct {
 	Debug      bool // log every FUSE request
 	Logger     *slog.Logger
 	FsName     string // shown in mount tables; default "chatfs"
+	// NoPassthrough serves fully cached files through chatfs's read path
+	// even where the kernel supports FUSE passthrough.
+	NoPassthrough bool
 	// CacheUsage, if set, reports the download cache's bytes and files,
 	// shown as xattrs of the mount's root for `chatfs status`.
 	CacheUsage func() (bytes int64, files int)
@@ -86,7 +89,7 @@ func (r *rootNode) OnAdd(ctx context.Context) {
 		app := r.NewPersistentInode(ctx, &staticDir{mounted: r.mounted}, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: base})
 		r.AddChild(a.Name(), app, false)
 		log := r.opts.Logger.With("app", a.Name())
-		app.AddChild("files", app.NewPersistentInode(ctx, &filesDir{app: a, log: log, mounted: r.mounted},
+		app.AddChild("files", app.NewPersistentInode(ctx, &filesDir{app: a, log: log, mounted: r.mounted, passthrough: !r.opts.NoPassthrough},
 			gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: base + 1}), false)
 		app.AddChild("by-name", app.NewPersistentInode(ctx, &byNameDir{app: a, log: log, mounted: r.mounted},
 			gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: base + 2}), false)

@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -25,7 +26,7 @@ import (
 
 // requireFUSE skips the test where FUSE cannot be mounted, loudly, unless
 // CHATFS_REQUIRE_FUSE is set (CI), where it fails instead.
-func requireFUSE(t *testing.T) {
+func requireFUSE(t testing.TB) {
 	t.Helper()
 	reason := ""
 	if _, err := os.Stat("/dev/fuse"); err != nil {
@@ -55,10 +56,13 @@ type service struct {
 	hook atomic.Pointer[func(w http.ResponseWriter, r *http.Request, next http.Handler) bool]
 }
 
-func newService(t *testing.T, o emulator.Options) *service {
+func newService(t testing.TB, o emulator.Options) *service {
 	t.Helper()
 	if o.Dir == "" {
 		o.Dir = t.TempDir()
+	}
+	if o.Logger == nil {
+		o.Logger = quietLogger()
 	}
 	emu, err := emulator.New(o)
 	require.NoError(t, err)
@@ -77,7 +81,7 @@ func newService(t *testing.T, o emulator.Options) *service {
 
 // client is a chatfiles client for the test's app, to upload and download
 // behind the mount's back.
-func (s *service) client(t *testing.T, appID string) *remote.Client {
+func (s *service) client(t testing.TB, appID string) *remote.Client {
 	t.Helper()
 	c, err := remote.New(remote.Options{
 		Endpoint:  remote.Endpoint{BaseURL: s.url, AppID: appID},
@@ -90,7 +94,7 @@ func (s *service) client(t *testing.T, appID string) *remote.Client {
 
 // harness is a live mount of one app ("demo") on a service.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	svc   *service
 	state string
 	mnt   string
@@ -104,7 +108,7 @@ const appID = "demo"
 // emulator's token as its default token source.
 type hopt func(o *mount.Options, a *config.App)
 
-func newHarness(t *testing.T, svc *service, state string, opts ...hopt) *harness {
+func newHarness(t testing.TB, svc *service, state string, opts ...hopt) *harness {
 	t.Helper()
 	requireFUSE(t)
 	if state == "" {
@@ -127,6 +131,7 @@ func (h *harness) mount(opts ...hopt) {
 		SettleDelay: 100 * time.Millisecond,
 		Retry:       remote.RetryPolicy{MaxAttempts: 3, InitialBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, MaxElapsed: 2 * time.Second},
 		RateLimit:   -1,
+		Logger:      quietLogger(),
 	}
 	o.Apps = []mount.App{{App: h.app, Tokens: remote.NewStaticToken(h.svc.emu.Token())}}
 	for _, f := range opts {
@@ -150,8 +155,18 @@ func (h *harness) path(parts ...string) string {
 	return filepath.Join(append([]string{h.mnt, appID}, parts...)...)
 }
 
+// quietLogger logs warnings and errors only, to stderr (CHATFS_TEST_LOG=1:
+// everything).
+func quietLogger() *slog.Logger {
+	level := slog.LevelWarn
+	if os.Getenv("CHATFS_TEST_LOG") != "" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
 // eventually polls cond every 20ms for up to d; bounded, it stops by itself.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {

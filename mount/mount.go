@@ -45,6 +45,8 @@ type Options struct {
 	RateLimit     float64 // calls/s per app and kind; default the client's
 	AllowOther    bool
 	Debug         bool
+	// NoPassthrough turns FUSE passthrough of cached files off.
+	NoPassthrough bool
 	Logger        *slog.Logger
 }
 
@@ -101,11 +103,12 @@ func New(ctx context.Context, o Options) (*Mount, error) {
 		}
 	}
 	m.Server, err = chatfs.Mount(o.Mountpoint, chatfs.Options{
-		Apps:       m.Apps,
-		CacheUsage: m.Cache.Usage,
-		AllowOther: o.AllowOther,
-		Debug:      o.Debug,
-		Logger:     o.Logger,
+		Apps:          m.Apps,
+		CacheUsage:    m.Cache.Usage,
+		NoPassthrough: o.NoPassthrough,
+		AllowOther:    o.AllowOther,
+		Debug:         o.Debug,
+		Logger:        o.Logger,
 	})
 	if err != nil {
 		return fail(fmt.Errorf("mount %s: %w", o.Mountpoint, err))

@@ -44,7 +44,7 @@ func testPNG(t *testing.T, w, h int) []byte {
 	return b.Bytes()
 }
 
-func randomBytes(t *testing.T, n int) []byte {
+func randomBytes(t testing.TB, n int) []byte {
 	t.Helper()
 	b := make([]byte, n)
 	_, err := rand.Read(b)
