@@ -241,7 +241,10 @@ func IsRetryable(err error) bool {
 		}
 		return false
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+	// Not errors.Is(err, context.DeadlineExceeded): the transport's and
+	// net's own timeouts (no response headers in time, dial timeout) match
+	// it too, and they are network failures worth a retry.
+	if errors.Is(err, context.Canceled) || holdsDeadlineExceeded(err) ||
 		errors.Is(err, ErrMalformedAnswer) || errors.Is(err, ErrTooManyRedirects) {
 		return false
 	}
@@ -258,4 +261,28 @@ func IsRetryable(err error) bool {
 	// Dial, read and write failures: connection refused or reset, broken pipe.
 	var op *net.OpError
 	return errors.As(err, &op)
+}
+
+// holdsDeadlineExceeded reports whether context.DeadlineExceeded itself is
+// in err's chain: a context's deadline passed.
+func holdsDeadlineExceeded(err error) bool {
+	for err != nil {
+		if err == context.DeadlineExceeded {
+			return true
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if holdsDeadlineExceeded(e) {
+					return true
+				}
+			}
+			return false
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		default:
+			return false
+		}
+	}
+	return false
 }

@@ -1,11 +1,18 @@
 package remote
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // Regression tests for the parsers of hostile input (see fuzz_test.go).
@@ -77,4 +84,30 @@ func TestParseMessageURLErrorsAreShort(t *testing.T) {
 			assert.Less(t, len(err.Error()), 1000)
 		}
 	}
+}
+
+// transportTimeout is like net/http's "timeout awaiting response headers"
+// and net's dial timeout: a timeout that also matches
+// context.DeadlineExceeded with errors.Is.
+type transportTimeout struct{}
+
+func (transportTimeout) Error() string        { return "net/http: timeout awaiting response headers" }
+func (transportTimeout) Timeout() bool        { return true }
+func (transportTimeout) Is(target error) bool { return target == context.DeadlineExceeded }
+
+func TestTransportTimeoutsAreRetryable(t *testing.T) {
+	hdr := fmt.Errorf("remote: download: %w", &url.Error{Op: "Get", URL: "http://h", Err: transportTimeout{}})
+	assert.True(t, IsRetryable(hdr), "no response headers in time")
+
+	_, err := (&net.Dialer{Deadline: time.Now().Add(-time.Second)}).Dial("tcp", "127.0.0.1:1")
+	require.Error(t, err)
+	assert.True(t, IsRetryable(err), "dial timeout %v", err)
+
+	// The caller's own deadline is not retried.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Nanosecond)
+	defer cancel()
+	<-ctx.Done()
+	assert.False(t, IsRetryable(fmt.Errorf("remote: x: %w", &url.Error{Op: "Get", URL: "http://h", Err: ctx.Err()})))
+	assert.False(t, IsRetryable(errors.Join(io.EOF, context.DeadlineExceeded)))
+	assert.False(t, IsRetryable(context.Canceled))
 }
