@@ -229,11 +229,11 @@ func TestEmbeddedCredentials(t *testing.T) {
 // generates them, and an upload goes through; no secret reaches the logs.
 func TestEmbeddedMountUsesGeneratedTokens(t *testing.T) {
 	if _, err := os.Stat("/dev/fuse"); err != nil {
-		t.Skip("SKIPPING FUSE TEST: /dev/fuse is missing")
+		skipFUSE(t, "/dev/fuse is missing")
 	}
 	fusermount, err := exec.LookPath("fusermount3")
 	if err != nil {
-		t.Skip("SKIPPING FUSE TEST: fusermount3 is missing")
+		skipFUSE(t, "fusermount3 is missing")
 	}
 	state, mnt := t.TempDir(), t.TempDir()
 	var out, errb syncBuffer
