@@ -1,0 +1,397 @@
+package core_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/chatfs/chatfs/cache"
+	"github.com/chatfs/chatfs/core"
+	"github.com/chatfs/chatfs/index"
+	"github.com/chatfs/chatfs/remote"
+)
+
+// testApp is the app every test uses.
+const testApp = "app"
+
+// uploadTime is the server timestamp the fake answers uploads with.
+var uploadTime = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// sent is one upload call the fake received, with its outcome.
+type sent struct {
+	Name        string
+	Body        []byte
+	Restrict    bool
+	ThumbWidth  int
+	ThumbHeight int
+	At          time.Time
+	UUID        string // set when the fake stored the file
+	Err         error  // what the call returned
+	Returned    bool   // the call has returned
+}
+
+// fakeRemote is a core.Remote with deterministic timing. Uploads read the
+// whole body, then ask onUpload (if set) what to answer: it may block (on a
+// gate) and return an error. Downloads are served from files, keyed by uuid
+// ("<uuid>.thumb" for thumbnails), with Range honoured when ranges is set.
+type fakeRemote struct {
+	onUpload   func(ctx context.Context, n int, s sent) error // n counts calls from 1
+	onDownload func(ctx context.Context, req remote.DownloadRequest) error
+	ranges     bool
+
+	mu        sync.Mutex
+	sent      []sent
+	inflight  int
+	files     map[string][]byte
+	secrets   map[string]string
+	downloads []remote.DownloadRequest
+}
+
+func newFakeRemote() *fakeRemote {
+	return &fakeRemote{files: map[string][]byte{}, secrets: map[string]string{}}
+}
+
+func (f *fakeRemote) Upload(ctx context.Context, req remote.UploadRequest) (remote.UploadResult, error) {
+	body, err := io.ReadAll(io.NewSectionReader(req.File, 0, req.Size))
+	if err != nil {
+		return remote.UploadResult{}, err
+	}
+	s := sent{Name: req.Name, Body: body, Restrict: req.Restrict, ThumbWidth: req.ThumbWidth, ThumbHeight: req.ThumbHeight, At: time.Now()}
+	f.mu.Lock()
+	n := len(f.sent) + 1
+	f.inflight++
+	f.sent = append(f.sent, s)
+	f.mu.Unlock()
+	if f.onUpload != nil {
+		err = f.onUpload(ctx, n, s)
+	}
+	var res remote.UploadResult
+	if err == nil {
+		res = remote.UploadResult{
+			UUID:        fmt.Sprintf("5fd74830-0000-4000-8000-%012d", n),
+			ShareSecret: fmt.Sprintf("secret-%d", n),
+			Restricted:  req.Restrict,
+			URI:         "https://chat.example/org/app/chatfiles",
+			Timestamp:   uploadTime,
+		}
+		s.UUID = res.UUID
+	}
+	s.Err, s.Returned = err, true
+	f.mu.Lock()
+	f.sent[n-1] = s
+	f.inflight--
+	if err == nil {
+		f.files[res.UUID] = body
+		f.files[res.UUID+core.ThumbSuffix] = []byte("thumbnail of " + res.UUID)
+	}
+	f.mu.Unlock()
+	return res, err
+}
+
+func (f *fakeRemote) Download(ctx context.Context, req remote.DownloadRequest) (*remote.Download, error) {
+	f.mu.Lock()
+	f.downloads = append(f.downloads, req)
+	f.mu.Unlock()
+	if f.onDownload != nil {
+		if err := f.onDownload(ctx, req); err != nil {
+			return nil, err
+		}
+	}
+	key := req.UUID
+	if req.Thumbnail {
+		key += core.ThumbSuffix
+	}
+	f.mu.Lock()
+	data, ok := f.files[key]
+	f.mu.Unlock()
+	if !ok {
+		return nil, &remote.Error{Op: "download " + req.UUID, Status: 404, Code: remote.CodeNotFound}
+	}
+	off := int64(0)
+	if f.ranges && req.Offset > 0 && req.Offset <= int64(len(data)) {
+		off = req.Offset
+	}
+	return &remote.Download{
+		Body:        io.NopCloser(bytes.NewReader(data[off:])),
+		Offset:      off,
+		Size:        int64(len(data)),
+		ContentType: "application/octet-stream",
+	}, nil
+}
+
+// calls returns a copy of the upload calls so far.
+func (f *fakeRemote) calls() []sent {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]sent(nil), f.sent...)
+}
+
+// done returns the upload calls that have returned.
+func (f *fakeRemote) done() []sent {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []sent
+	for _, s := range f.sent {
+		if s.Returned {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// stored returns the calls that stored a file.
+func (f *fakeRemote) stored() []sent {
+	var out []sent
+	for _, s := range f.calls() {
+		if s.UUID != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (f *fakeRemote) downloadCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.downloads)
+}
+
+// gate blocks uploads until released or cancelled.
+type gate struct {
+	release chan struct{}
+	once    sync.Once
+}
+
+func newGate() *gate { return &gate{release: make(chan struct{})} }
+
+func (g *gate) open() { g.once.Do(func() { close(g.release) }) }
+
+// wait returns nil once released, or ctx's error if cancelled first.
+func (g *gate) wait(ctx context.Context) error {
+	select {
+	case <-g.release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// clock is an injectable time source that counts its readings.
+type clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+	reads  atomic.Int64
+}
+
+func (c *clock) Now() time.Time {
+	c.reads.Add(1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.offset += d
+	c.mu.Unlock()
+}
+
+// env is one app over a real index, cache and staging directory.
+type env struct {
+	t      *testing.T
+	app    *core.App
+	ob     *core.Outbox
+	idx    *index.DB
+	cache  *cache.Cache
+	remote *fakeRemote
+	clock  *clock
+	opts   core.Options
+}
+
+// quiet is the logger of the tests: the outcomes are asserted, not logged.
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// newEnv builds an app with short delays; edit adjusts its options. The
+// app is not started.
+func newEnv(t *testing.T, fr *fakeRemote, edit func(*core.Options)) *env {
+	t.Helper()
+	idx, err := index.Open(t.TempDir(), index.Options{Logger: quiet})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = idx.Close() })
+	c, err := cache.Open(cache.Options{Dir: t.TempDir(), Logger: quiet})
+	require.NoError(t, err)
+	e := &env{t: t, idx: idx, cache: c, remote: fr, clock: &clock{}}
+	e.opts = core.Options{
+		Name:         testApp,
+		Remote:       fr,
+		Index:        idx,
+		Cache:        c,
+		OutboxDir:    filepath.Join(t.TempDir(), "outbox"),
+		SettleDelay:  20 * time.Millisecond,
+		RetryBackoff: 20 * time.Millisecond,
+		Uploaders:    2,
+		Logger:       quiet,
+		Now:          e.clock.Now,
+	}
+	if edit != nil {
+		edit(&e.opts)
+	}
+	e.restart()
+	return e
+}
+
+// restart builds a new App over the same index, cache and staging
+// directory (the previous one must be closed), as the next mount would.
+func (e *env) restart() {
+	app, err := core.New(e.opts)
+	require.NoError(e.t, err)
+	e.app, e.ob = app, app.Outbox()
+	e.t.Cleanup(func() { app.Close(0) })
+}
+
+func (e *env) start() {
+	require.NoError(e.t, e.app.Start(context.Background()))
+}
+
+// startEnv builds and starts an app.
+func startEnv(t *testing.T, fr *fakeRemote, edit func(*core.Options)) *env {
+	e := newEnv(t, fr, edit)
+	e.start()
+	return e
+}
+
+func (e *env) path(rel string) string {
+	return filepath.Join(e.ob.Dir(), filepath.FromSlash(rel))
+}
+
+// write writes a file in upload/ the way fs/ does: Opened, write, Closed.
+func (e *env) write(rel string, data []byte) {
+	id := e.ob.Opened(rel)
+	e.writeDisk(rel, data)
+	e.ob.Closed(id)
+}
+
+// writeDisk writes a staged file without telling the outbox.
+func (e *env) writeDisk(rel string, data []byte) {
+	require.NoError(e.t, os.MkdirAll(filepath.Dir(e.path(rel)), 0o700))
+	require.NoError(e.t, os.WriteFile(e.path(rel), data, 0o600))
+}
+
+// rename renames on disk, then tells the outbox.
+func (e *env) rename(from, to string) {
+	require.NoError(e.t, os.Rename(e.path(from), e.path(to)))
+	e.ob.Renamed(from, to)
+}
+
+// remove unlinks on disk, then tells the outbox.
+func (e *env) remove(rel string) {
+	require.NoError(e.t, os.Remove(e.path(rel)))
+	e.ob.Removed(rel)
+}
+
+// record waits for the file uploaded under name to be recorded and moved
+// out of upload/, and returns its record.
+func (e *env) record(name string) index.File {
+	e.t.Helper()
+	var f index.File
+	waitFor(e.t, func() bool {
+		var err error
+		f, err = e.idx.LookupName(testApp, name)
+		return err == nil && e.queueLen() == 0
+	}, "record of %q", name)
+	return f
+}
+
+// queueLen is the number of upload queue entries of the app.
+func (e *env) queueLen() int {
+	n := 0
+	require.NoError(e.t, e.idx.ListUploads(testApp, func(index.Upload) error { n++; return nil }))
+	return n
+}
+
+// files returns the names of every recorded file.
+func (e *env) files() []string {
+	var names []string
+	require.NoError(e.t, e.idx.List(testApp, func(f index.File) error { names = append(names, f.Name); return nil }))
+	return names
+}
+
+// cached reads key's bytes from the cache, failing if a download is needed.
+func (e *env) cached(key string) []byte {
+	e.t.Helper()
+	require.True(e.t, e.cache.Has(key), "cache has %s", key)
+	h, err := e.cache.Open(context.Background(), key, -1, func(context.Context, int64) (io.ReadCloser, int64, int64, error) {
+		return nil, 0, 0, errors.New("not cached")
+	})
+	require.NoError(e.t, err)
+	defer h.Close()
+	var buf bytes.Buffer
+	p := make([]byte, 4096)
+	for off := int64(0); ; {
+		n, err := h.ReadAt(context.Background(), p, off)
+		buf.Write(p[:n])
+		off += int64(n)
+		if errors.Is(err, io.EOF) {
+			return buf.Bytes()
+		}
+		require.NoError(e.t, err)
+	}
+}
+
+// exists reports whether rel is staged.
+func (e *env) exists(rel string) bool {
+	_, err := os.Lstat(e.path(rel))
+	return err == nil
+}
+
+// waitFor polls cond until it holds, failing the test after 5s.
+func waitFor(t *testing.T, cond func() bool, format string, args ...any) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for "+format, args...)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// quietFor waits d, then checks that the fake saw exactly n upload calls:
+// for asserting that nothing more happens (a bounded wait, not a race).
+func quietFor(t *testing.T, fr *fakeRemote, d time.Duration, n int) {
+	t.Helper()
+	time.Sleep(d)
+	require.Len(t, fr.calls(), n, "upload calls: %v", names(fr.calls()))
+}
+
+func names(ss []sent) []string {
+	var out []string
+	for _, s := range ss {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
+// remoteErr is an error answer of the service.
+func remoteErr(status int, code string) error {
+	return &remote.Error{Op: "upload", Status: status, Code: code, Description: strings.ToLower(code) + " (test)"}
+}
+
+// Sample contents with the types the uploader sniffs.
+var (
+	pngBytes  = append([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), make([]byte, 64)...)
+	jpegBytes = append([]byte("\xff\xd8\xff\xe0\x00\x10JFIF\x00"), make([]byte, 64)...)
+	mp4Bytes  = append([]byte("\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"), make([]byte, 64)...)
+)

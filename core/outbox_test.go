@@ -1,0 +1,201 @@
+package core_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/chatfs/chatfs/core"
+	"github.com/chatfs/chatfs/index"
+)
+
+// A file is uploaded once its last writer has closed and it has settled,
+// never while a writer is open.
+func TestOutboxSettlesAfterLastWriter(t *testing.T) {
+	fr := newFakeRemote()
+	e := startEnv(t, fr, nil)
+
+	first := e.ob.Opened("a.txt")
+	second := e.ob.Opened("a.txt")
+	e.writeDisk("a.txt", []byte("hello"))
+	e.ob.Closed(first)
+	state, _, ok := e.ob.State("a.txt")
+	require.True(t, ok)
+	assert.Equal(t, index.Waiting, state)
+	quietFor(t, fr, 10*e.opts.SettleDelay, 0)
+
+	e.ob.Closed(second)
+	f := e.record("a.txt")
+	quietFor(t, fr, 10*e.opts.SettleDelay, 1)
+	assert.Equal(t, []byte("hello"), fr.calls()[0].Body)
+	assert.Equal(t, int64(5), f.Size)
+	assert.False(t, e.exists("a.txt"))
+}
+
+// Temporary names, and files in hidden folders, are never uploaded.
+func TestOutboxNeverUploadsTempNames(t *testing.T) {
+	fr := newFakeRemote()
+	e := startEnv(t, fr, nil)
+
+	temps := []string{".x", "x~", "x.part", "x.crdownload", "x.swp", ".hidden/a.txt", "dir/.cache/b.txt"}
+	for _, rel := range temps {
+		e.write(rel, []byte("temp"))
+		_, _, ok := e.ob.State(rel)
+		assert.False(t, ok, "%s has an upload state", rel)
+	}
+	e.write("real.txt", []byte("real"))
+	e.record("real.txt")
+	quietFor(t, fr, 10*e.opts.SettleDelay, 1)
+	for _, rel := range temps {
+		assert.True(t, e.exists(rel), "%s still staged", rel)
+	}
+}
+
+// Writing a temporary file and renaming it uploads once, under the final
+// name, whether the temporary name is one chatfs knows or not.
+func TestOutboxWriteThenRenameUploadsOnce(t *testing.T) {
+	for _, tmp := range []string{".report.txt.swp", "report.tmp"} {
+		t.Run(tmp, func(t *testing.T) {
+			fr := newFakeRemote()
+			// A delay long enough that the rename always comes before it.
+			e := startEnv(t, fr, func(o *core.Options) { o.SettleDelay = 300 * time.Millisecond })
+			e.write(tmp, []byte("final"))
+			e.rename(tmp, "report.txt")
+			f := e.record("report.txt")
+			quietFor(t, fr, 2*e.opts.SettleDelay, 1)
+			assert.Equal(t, "report.txt", fr.calls()[0].Name)
+			assert.Equal(t, []string{"report.txt"}, e.files())
+			assert.Equal(t, []byte("final"), e.cached(f.UUID))
+		})
+	}
+}
+
+// A rename while the file is being uploaded cancels that upload and uploads
+// it again under the new name; if the server still stores the old upload,
+// it is not recorded.
+func TestOutboxRenameDuringUpload(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		serverStore bool // the server finishes the old upload despite the cancel
+	}{{"cancelled", false}, {"server stored it", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			fr := newFakeRemote()
+			g := newGate()
+			fr.onUpload = func(ctx context.Context, n int, s sent) error {
+				if n != 1 {
+					return nil
+				}
+				if tc.serverStore {
+					<-g.release
+					return nil
+				}
+				return g.wait(ctx)
+			}
+			e := startEnv(t, fr, nil)
+			e.write("a.txt", []byte("content"))
+			waitFor(t, func() bool { return len(fr.calls()) == 1 }, "first upload")
+			e.rename("a.txt", "b.txt")
+			g.open()
+
+			f := e.record("b.txt")
+			calls := fr.calls()
+			require.Len(t, calls, 2, "calls: %v", names(calls))
+			assert.Equal(t, "a.txt", calls[0].Name)
+			assert.Equal(t, "b.txt", calls[1].Name)
+			assert.Equal(t, tc.serverStore, calls[0].UUID != "", "what the server got under the old name")
+			assert.Equal(t, "b.txt", f.Name)
+			assert.Equal(t, calls[1].UUID, f.UUID)
+			assert.Equal(t, []string{"b.txt"}, e.files())
+			assert.False(t, e.exists("b.txt"))
+		})
+	}
+}
+
+// A writer opening during an upload cancels it; the new content is uploaded
+// once the writer closes.
+func TestOutboxWriterDuringUpload(t *testing.T) {
+	fr := newFakeRemote()
+	g := newGate()
+	fr.onUpload = func(ctx context.Context, n int, s sent) error {
+		if n == 1 {
+			return g.wait(ctx)
+		}
+		return nil
+	}
+	e := startEnv(t, fr, nil)
+	e.write("a.txt", []byte("old"))
+	waitFor(t, func() bool { return len(fr.calls()) == 1 }, "first upload")
+
+	id := e.ob.Opened("a.txt")
+	waitFor(t, func() bool { return len(fr.done()) == 1 }, "the upload to be cancelled")
+	require.ErrorIs(t, fr.calls()[0].Err, context.Canceled)
+	time.Sleep(10 * e.opts.SettleDelay)
+	require.Len(t, fr.calls(), 1)
+	e.writeDisk("a.txt", []byte("new content"))
+	e.ob.Closed(id)
+
+	f := e.record("a.txt")
+	quietFor(t, fr, 5*e.opts.SettleDelay, 2)
+	assert.Equal(t, []byte("new content"), fr.calls()[1].Body)
+	assert.Equal(t, int64(len("new content")), f.Size)
+	assert.Equal(t, []byte("new content"), e.cached(f.UUID))
+}
+
+// Removing a file while it uploads records nothing and leaves no trace.
+func TestOutboxRemovedDuringUpload(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		serverStore bool
+	}{{"cancelled", false}, {"server stored it", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			fr := newFakeRemote()
+			g := newGate()
+			fr.onUpload = func(ctx context.Context, n int, s sent) error {
+				if tc.serverStore {
+					<-g.release
+					return nil
+				}
+				return g.wait(ctx)
+			}
+			e := startEnv(t, fr, nil)
+			e.write("a.txt", []byte("content"))
+			waitFor(t, func() bool { return len(fr.calls()) == 1 }, "upload")
+			e.remove("a.txt")
+			g.open()
+			waitFor(t, func() bool { return len(fr.done()) == 1 && e.queueLen() == 0 }, "upload to end and queue to empty")
+			quietFor(t, fr, 5*e.opts.SettleDelay, 1)
+			assert.Empty(t, e.files())
+			assert.False(t, e.exists("a.txt"))
+			assert.Equal(t, 0, e.queueLen())
+		})
+	}
+}
+
+// Changed (truncate by name, new times) settles the file again.
+func TestOutboxChangedSettlesAgain(t *testing.T) {
+	fr := newFakeRemote()
+	e := startEnv(t, fr, func(o *core.Options) { o.SettleDelay = 100 * time.Millisecond })
+	e.writeDisk("a.txt", []byte("x"))
+	e.ob.Changed("a.txt")
+	time.Sleep(e.opts.SettleDelay / 2)
+	e.ob.Changed("a.txt") // restarts the timer
+	e.record("a.txt")
+	quietFor(t, fr, 2*e.opts.SettleDelay, 1)
+}
+
+// A folder and the files below it are uploaded; renaming the folder before
+// they settle uploads them under their new paths' names.
+func TestOutboxFolderRename(t *testing.T) {
+	fr := newFakeRemote()
+	e := startEnv(t, fr, func(o *core.Options) { o.SettleDelay = 200 * time.Millisecond })
+	e.write("d/one.txt", []byte("1"))
+	e.write("d/sub/two.txt", []byte("2"))
+	e.rename("d", "e")
+	e.record("one.txt")
+	e.record("two.txt")
+	quietFor(t, fr, 2*e.opts.SettleDelay, 2)
+	assert.ElementsMatch(t, []string{"one.txt", "two.txt"}, e.files())
+}
