@@ -17,7 +17,8 @@ import (
 	"time"
 )
 
-// maxUploadAnswer bounds the bytes read of a 2xx upload answer.
+// maxUploadAnswer bounds the bytes read of an upload answer; a 2xx answer
+// any larger is refused as malformed.
 const maxUploadAnswer = 1 << 20
 
 // ErrShortFile is returned (wrapped) when UploadRequest.File holds fewer
@@ -77,7 +78,8 @@ func (c *Client) Upload(ctx context.Context, req UploadRequest) (UploadResult, e
 		// The answer is small: read it here, under this attempt's context,
 		// so that a truncated answer is retried like any other failure.
 		answer := &idleBody{rc: resp.Body, ctx: ctx, cancel: cancel, timer: body.timer, left: -1}
-		data, err := io.ReadAll(io.LimitReader(answer, maxUploadAnswer))
+		// One byte past the bound tells an answer that is too large.
+		data, err := io.ReadAll(io.LimitReader(answer, maxUploadAnswer+1))
 		answer.Close()
 		if err != nil {
 			return nil, body.timer.explain(ctx, err)
@@ -90,6 +92,9 @@ func (c *Client) Upload(ctx context.Context, req UploadRequest) (UploadResult, e
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
+	if len(data) > maxUploadAnswer {
+		return UploadResult{}, fmt.Errorf("remote: upload: %w: answer larger than %d bytes", ErrMalformedAnswer, maxUploadAnswer)
+	}
 	res, err := parseUploadAnswer(data)
 	if err != nil {
 		return UploadResult{}, err
