@@ -101,6 +101,13 @@ func (o *Outbox) hasWriterLocked(rel string) bool {
 	return false
 }
 
+// hasWriter reports whether path has a writable handle open.
+func (o *Outbox) hasWriter(rel string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.hasWriterLocked(rel)
+}
+
 // waitFinishingLocked waits until no upload at or below rel is being
 // recorded. It releases mu while it waits. LOCKS_REQUIRED(mu)
 func (o *Outbox) waitFinishingLocked(rel string) {

@@ -115,7 +115,7 @@ func TestOutboxRenameDuringUpload(t *testing.T) {
 }
 
 // A writer opening during an upload cancels it; the new content is uploaded
-// once the writer closes.
+// once the writer closes, and nothing is claimed over and over meanwhile.
 func TestOutboxWriterDuringUpload(t *testing.T) {
 	fr := newFakeRemote()
 	g := newGate()
@@ -132,7 +132,12 @@ func TestOutboxWriterDuringUpload(t *testing.T) {
 	id := e.ob.Opened("a.txt")
 	waitFor(t, func() bool { return len(fr.done()) == 1 }, "the upload to be cancelled")
 	require.ErrorIs(t, fr.calls()[0].Err, context.Canceled)
+	// While the writer is open the worker must sleep, not claim the path
+	// again and again: count its clock readings over a while.
+	time.Sleep(5 * e.opts.SettleDelay)
+	before := e.clock.reads.Load()
 	time.Sleep(10 * e.opts.SettleDelay)
+	assert.Less(t, e.clock.reads.Load()-before, int64(20), "uploaders spin while a writer is open")
 	require.Len(t, fr.calls(), 1)
 	e.writeDisk("a.txt", []byte("new content"))
 	e.ob.Closed(id)

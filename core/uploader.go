@@ -153,9 +153,10 @@ func (o *Outbox) upload(u index.Upload) {
 	idx, app, log := o.app.opts.Index, o.app.opts.Name, o.app.log
 	o.mu.Lock()
 	if o.hasWriterLocked(u.Path) {
-		// Opened again since it settled: Closed will queue it again.
+		// Opened again since it settled: leave it claimed, so no uploader
+		// takes it again and again while the writer is open; Closed
+		// settles it and queues it again.
 		o.mu.Unlock()
-		_ = idx.Enqueue(app, u.Path)
 		return
 	}
 	ctx, cancel := context.WithCancel(o.ctx)
@@ -183,8 +184,9 @@ func (o *Outbox) upload(u index.Upload) {
 	case ctx.Err() != nil:
 		// Changed, renamed or removed while uploading (the event that
 		// cancelled us has re-queued or dropped it), or shutting down:
-		// leave it waiting for the next attempt or the next mount.
-		if cur, gerr := idx.GetUpload(app, u.Path); gerr == nil && cur.State == index.Uploading {
+		// leave it waiting for the next attempt or the next mount (or, while
+		// a writer has it open, claimed until Closed queues it again).
+		if cur, gerr := idx.GetUpload(app, u.Path); gerr == nil && cur.State == index.Uploading && !o.hasWriter(u.Path) {
 			_ = idx.Enqueue(app, u.Path)
 		}
 	case errors.Is(err, errThumbFirst):
