@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -102,7 +103,10 @@ func (f *fileToken) Renew(_ context.Context, bad string) (string, error) {
 
 // readLocked reads the file. LOCKS_REQUIRED(f.mu)
 func (f *fileToken) readLocked() (string, error) {
-	file, err := os.Open(f.path)
+	// O_NONBLOCK: a named pipe without a writer opens at once (and reads
+	// as empty) instead of blocking the mount for ever; a pipe being
+	// written, as from --token-file <(command), still reads through.
+	file, err := os.OpenFile(f.path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return "", fmt.Errorf("remote: token file: %w", err)
 	}
