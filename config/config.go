@@ -6,12 +6,14 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -47,12 +49,26 @@ type Config struct {
 	Apps      []App  `toml:"app"`
 }
 
+// maxConfig bounds the size of a config file (a device such as /dev/zero
+// would otherwise be read for ever).
+const maxConfig = 1 << 20
+
 // Load reads a TOML config file. Unknown keys are errors, so a typo is not
 // silently ignored.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	// O_NONBLOCK: a named pipe without a writer opens at once (and reads
+	// as empty) instead of blocking for ever; --config <(command) works.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxConfig+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxConfig {
+		return nil, fmt.Errorf("config %s: larger than %d bytes", path, maxConfig)
 	}
 	return Parse(data)
 }
