@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -49,7 +50,9 @@ type sent struct {
 type fakeRemote struct {
 	onUpload   func(ctx context.Context, n int, s sent) error // n counts calls from 1
 	onDownload func(ctx context.Context, req remote.DownloadRequest) error
-	ranges     bool
+	ranges     bool // honour Range (Offset > 0)
+	noSize     bool // answer downloads with an unknown size, as without Content-Length
+	cutFirst   int  // when > 0, the first download's body fails after this many bytes
 
 	mu        sync.Mutex
 	sent      []sent
@@ -123,13 +126,28 @@ func (f *fakeRemote) Download(ctx context.Context, req remote.DownloadRequest) (
 	if f.ranges && req.Offset > 0 && req.Offset <= int64(len(data)) {
 		off = req.Offset
 	}
-	return &remote.Download{
+	d := &remote.Download{
 		Body:        io.NopCloser(bytes.NewReader(data[off:])),
 		Offset:      off,
 		Size:        int64(len(data)),
 		ContentType: "application/octet-stream",
-	}, nil
+	}
+	if f.noSize {
+		d.Size = -1
+	}
+	f.mu.Lock()
+	first := len(f.downloads) == 1
+	f.mu.Unlock()
+	if first && f.cutFirst > 0 && f.cutFirst < len(data[off:]) {
+		d.Body = io.NopCloser(io.MultiReader(bytes.NewReader(data[off:int(off)+f.cutFirst]), errReader{io.ErrUnexpectedEOF}))
+	}
+	return d, nil
 }
+
+// errReader fails every read with err.
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 
 // calls returns a copy of the upload calls so far.
 func (f *fakeRemote) calls() []sent {
@@ -301,16 +319,20 @@ func (e *env) remove(rel string) {
 	e.ob.Removed(rel)
 }
 
-// record waits for the file uploaded under name to be recorded and moved
-// out of upload/, and returns its record.
-func (e *env) record(name string) index.File {
+// record waits for the file staged at rel to be uploaded, recorded and
+// out of upload/ and the queue, and returns its record.
+func (e *env) record(rel string) index.File {
 	e.t.Helper()
 	var f index.File
 	waitFor(e.t, func() bool {
 		var err error
-		f, err = e.idx.LookupName(testApp, name)
-		return err == nil && e.queueLen() == 0
-	}, "record of %q", name)
+		f, err = e.idx.LookupName(testApp, path.Base(rel))
+		if err != nil || e.exists(rel) {
+			return false
+		}
+		_, err = e.idx.GetUpload(testApp, rel)
+		return errors.Is(err, index.ErrNotFound)
+	}, "record of %q", rel)
 	return f
 }
 

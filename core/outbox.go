@@ -101,11 +101,18 @@ func (o *Outbox) hasWriterLocked(rel string) bool {
 	return false
 }
 
-// hasWriter reports whether path has a writable handle open.
-func (o *Outbox) hasWriter(rel string) bool {
+// pending reports whether path has a writable handle open or is settling:
+// it will be queued again once it has settled.
+func (o *Outbox) pending(rel string) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.hasWriterLocked(rel)
+	return o.pendingLocked(rel)
+}
+
+// pendingLocked is pending with mu held. LOCKS_REQUIRED(mu)
+func (o *Outbox) pendingLocked(rel string) bool {
+	_, settling := o.timers[rel]
+	return settling || o.hasWriterLocked(rel)
 }
 
 // waitFinishingLocked waits until no upload at or below rel is being
@@ -298,8 +305,7 @@ func (o *Outbox) State(rel string) (state index.UploadState, reason string, ok b
 		return "", "", false
 	}
 	o.mu.Lock()
-	_, pending := o.timers[rel]
-	pending = pending || o.hasWriterLocked(rel)
+	pending := o.pendingLocked(rel)
 	o.mu.Unlock()
 	u, err := o.app.opts.Index.GetUpload(o.app.opts.Name, rel)
 	switch {

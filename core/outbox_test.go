@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -199,8 +200,47 @@ func TestOutboxFolderRename(t *testing.T) {
 	e.write("d/one.txt", []byte("1"))
 	e.write("d/sub/two.txt", []byte("2"))
 	e.rename("d", "e")
-	e.record("one.txt")
-	e.record("two.txt")
+	e.record("e/one.txt")
+	e.record("e/sub/two.txt")
 	quietFor(t, fr, 2*e.opts.SettleDelay, 2)
 	assert.ElementsMatch(t, []string{"one.txt", "two.txt"}, e.files())
+}
+
+// A writer that opens and closes during an upload cancels it; the file
+// settles again before the next upload, and no two uploads of one path
+// ever run at once.
+func TestOutboxReopenDuringUploadSettlesFirst(t *testing.T) {
+	fr := newFakeRemote()
+	closed := make(chan struct{})
+	var mu sync.Mutex
+	running, most := 0, 0
+	fr.onUpload = func(ctx context.Context, n int, s sent) error {
+		mu.Lock()
+		running++
+		most = max(most, running)
+		mu.Unlock()
+		defer func() { mu.Lock(); running--; mu.Unlock() }()
+		if n == 1 {
+			<-ctx.Done()
+			<-closed // report the cancel only once the writer has closed
+			return ctx.Err()
+		}
+		time.Sleep(300 * time.Millisecond) // longer than the settle delay
+		return nil
+	}
+	e := startEnv(t, fr, func(o *core.Options) { o.SettleDelay = 200 * time.Millisecond })
+	e.write("a.txt", []byte("x"))
+	waitFor(t, func() bool { return len(fr.calls()) == 1 }, "first upload")
+
+	e.ob.Closed(e.ob.Opened("a.txt")) // e.g. touch
+	reopened := time.Now()
+	close(closed)
+	f := e.record("a.txt")
+	quietFor(t, fr, 2*e.opts.SettleDelay, 2)
+	calls := fr.calls()
+	assert.GreaterOrEqual(t, calls[1].At.Sub(reopened), e.opts.SettleDelay/2, "uploaded again before settling")
+	assert.Equal(t, calls[1].UUID, f.UUID)
+	mu.Lock()
+	assert.Equal(t, 1, most, "uploads of one path at once")
+	mu.Unlock()
 }

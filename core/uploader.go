@@ -152,10 +152,10 @@ func (o *Outbox) worker() {
 func (o *Outbox) upload(u index.Upload) {
 	idx, app, log := o.app.opts.Index, o.app.opts.Name, o.app.log
 	o.mu.Lock()
-	if o.hasWriterLocked(u.Path) {
-		// Opened again since it settled: leave it claimed, so no uploader
-		// takes it again and again while the writer is open; Closed
-		// settles it and queues it again.
+	if o.pendingLocked(u.Path) {
+		// Opened or changed again since it settled: leave it claimed, so
+		// no uploader takes it again and again while a writer has it open,
+		// nor before it has settled; its settle timer queues it again.
 		o.mu.Unlock()
 		return
 	}
@@ -185,8 +185,8 @@ func (o *Outbox) upload(u index.Upload) {
 		// Changed, renamed or removed while uploading (the event that
 		// cancelled us has re-queued or dropped it), or shutting down:
 		// leave it waiting for the next attempt or the next mount (or, while
-		// a writer has it open, claimed until Closed queues it again).
-		if cur, gerr := idx.GetUpload(app, u.Path); gerr == nil && cur.State == index.Uploading && !o.hasWriter(u.Path) {
+		// it has a writer or is settling, claimed until it has settled).
+		if cur, gerr := idx.GetUpload(app, u.Path); gerr == nil && cur.State == index.Uploading && !o.pending(u.Path) {
 			_ = idx.Enqueue(app, u.Path)
 		}
 	case errors.Is(err, errThumbFirst):
