@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"context"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -243,4 +244,36 @@ func TestOutboxReopenDuringUploadSettlesFirst(t *testing.T) {
 	mu.Lock()
 	assert.Equal(t, 1, most, "uploads of one path at once")
 	mu.Unlock()
+}
+
+// A file replaced by a rename while its upload is in flight, by one of the
+// same size and modification time (cp -p, rsync -t), is not what the
+// server got: its bytes must not be recorded under the old upload's uuid.
+func TestOutboxReplacedDuringUploadIsNotAdopted(t *testing.T) {
+	fr := newFakeRemote()
+	g := newGate()
+	fr.onUpload = func(ctx context.Context, n int, s sent) error {
+		if n == 1 {
+			<-g.release // the server stores it, cancelled or not
+		}
+		return nil
+	}
+	e := startEnv(t, fr, nil)
+	e.write("a.txt", []byte("old!"))
+	waitFor(t, func() bool { return len(fr.calls()) == 1 }, "first upload")
+
+	fi, err := os.Stat(e.path("a.txt"))
+	require.NoError(t, err)
+	e.writeDisk(".a.txt.tmp", []byte("new!"))
+	require.NoError(t, os.Chtimes(e.path(".a.txt.tmp"), fi.ModTime(), fi.ModTime()))
+	require.NoError(t, os.Rename(e.path(".a.txt.tmp"), e.path("a.txt")))
+	g.open() // the upload returns between the rename and its event
+	f := e.record("a.txt")
+	e.ob.Renamed(".a.txt.tmp", "a.txt")
+
+	fr.mu.Lock()
+	server := fr.files[f.UUID]
+	fr.mu.Unlock()
+	assert.Equal(t, []byte("new!"), server, "the record's uuid holds the new content on the server")
+	assert.Equal(t, server, e.cached(f.UUID), "the cache holds what the server has")
 }

@@ -247,8 +247,8 @@ func (o *Outbox) send(ctx context.Context, rel, full string) (remote.UploadResul
 	if err != nil {
 		return res, index.File{}, err
 	}
-	if after, serr := os.Lstat(full); serr != nil || after.Size() != st.Size() || !after.ModTime().Equal(st.ModTime()) {
-		// Rewritten while we sent it: what the server has is stale.
+	if after, serr := os.Lstat(full); serr != nil || !os.SameFile(st, after) || after.Size() != st.Size() || !after.ModTime().Equal(st.ModTime()) {
+		// Rewritten or replaced while we sent it: what the server has is stale.
 		return res, index.File{}, context.Canceled
 	}
 	uploaded := res.Timestamp
