@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/chatfs/chatfs/internal/smallfile"
+
 	"github.com/chatfs/chatfs/accesstoken"
 	"github.com/chatfs/chatfs/config"
 	"github.com/chatfs/chatfs/mount"
@@ -209,12 +211,16 @@ func tokenSource(a config.App, log *slog.Logger) (remote.TokenSource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("token file: %w", err)
 	}
-	if st.Mode().Perm()&0o077 != 0 {
-		log.Warn("the token file is readable by other users; chmod 600 it", "file", a.TokenFile, "mode", st.Mode().Perm().String())
+	// Pipes (--token-file <(command)) are fine; only a regular file's mode
+	// can leak the token to other users.
+	if st.Mode().IsRegular() {
+		if warning, _ := smallfile.CheckPrivate(a.TokenFile); warning != "" {
+			log.Warn(warning)
+		}
 	}
 	ts := remote.NewFileToken(a.TokenFile)
 	if _, err := ts.Token(context.Background()); err != nil {
-		return nil, fmt.Errorf("token file %s: %w", a.TokenFile, err)
+		return nil, err // names the file already
 	}
 	return ts, nil
 }

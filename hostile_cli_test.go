@@ -73,7 +73,7 @@ func TestHostileCommandLines(t *testing.T) {
 		{"token file empty", []string{"mount", "--host", https, "--app-id", "a", "--token-file", empty, mnt}, "is empty", 1},
 		{"token file blank", []string{"mount", "--host", https, "--app-id", "a", "--token-file", blank, mnt}, "is empty", 1},
 		{"token file is a directory", []string{"mount", "--host", https, "--app-id", "a", "--token-file", dir, mnt}, "token file", 1},
-		{"token file of 100 KiB", []string{"mount", "--host", https, "--app-id", "a", "--token-file", huge, mnt}, "not a token", 1},
+		{"token file of 100 KiB", []string{"mount", "--host", https, "--app-id", "a", "--token-file", huge, mnt}, "larger than", 1},
 		{"no credentials at all", []string{"mount", "--host", https, "--app-id", "a", mnt}, "no credentials", 1},
 		{"plain http to another host", []string{"mount", "--host", "http://chat.example.invalid", "--app-id", "a", "--token-file", tokenOK, mnt}, "allow-plain-http", 1},
 		{"plain http allowed, then the token file is missing", []string{"mount", "--host", "http://chat.example.invalid", "--allow-plain-http", "--app-id", "a", "--token-file", missing, mnt}, "no such file", 1},
@@ -147,7 +147,7 @@ func TestWorldReadableTokenFile(t *testing.T) {
 		appTOML(host, `app_id = "b"`, `token_file = "`+missing+`"`), 0o600)
 	code, stdout, stderr := cliRun(t, "mount", "--config", cfg, t.TempDir())
 	assert.Equal(t, 1, code)
-	assert.Contains(t, stderr, "readable by other users")
+	assert.Contains(t, stderr, "accessible by group or others")
 	assert.Contains(t, stderr, "chmod 600")
 	assert.Contains(t, stderr, "app b")
 	assert.NotContains(t, stdout, "readable", "warnings go to stderr")
@@ -171,7 +171,7 @@ func TestSpecialFilesDoNotHang(t *testing.T) {
 		{"token file is a named pipe", []string{"mount", "--host", "https://chat.example.invalid", "--app-id", "a", "--token-file", fifo, t.TempDir()}, "is empty"},
 		{"config is a named pipe", []string{"mount", "--config", fifo, t.TempDir()}, "no [[app]]"},
 		{"config is /dev/zero", []string{"mount", "--config", "/dev/zero", t.TempDir()}, "larger than"},
-		{"token file is /dev/zero", []string{"mount", "--host", "https://chat.example.invalid", "--app-id", "a", "--token-file", "/dev/zero", t.TempDir()}, "not a token"},
+		{"token file is /dev/zero", []string{"mount", "--host", "https://chat.example.invalid", "--app-id", "a", "--token-file", "/dev/zero", t.TempDir()}, "larger than"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			type result struct {

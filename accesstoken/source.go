@@ -6,13 +6,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/chatfs/chatfs/internal/smallfile"
 )
 
 // ErrRenewTooSoon is returned by Source.Renew when the token it is asked to
@@ -216,35 +215,26 @@ func (s *Source) generate(now time.Time, reason string) (string, error) {
 // The file's content is not read. Permission bits are not checked on
 // Windows.
 func CheckSecretFile(path string) (warning string, err error) {
-	fi, err := os.Stat(path)
+	warning, err = smallfile.CheckPrivate(path)
 	if err != nil {
 		return "", fmt.Errorf("accesstoken: %w", err)
 	}
-	if !fi.Mode().IsRegular() {
-		return "", fmt.Errorf("accesstoken: %s is not a regular file", path)
-	}
-	if perm := fi.Mode().Perm(); runtime.GOOS != "windows" && perm&0o077 != 0 {
-		return fmt.Sprintf("secret file %s is accessible by group or others (mode %04o); run chmod 600 %s",
-			path, perm, path), nil
-	}
-	return "", nil
+	return warning, nil
 }
 
 // ReadCertFile reads an App Certificate from path: white space around it is
 // ignored and the rest must be 32 hex characters. Errors never include the
 // file's content.
 func ReadCertFile(path string) (string, error) {
-	f, err := os.Open(path)
+	b, _, err := smallfile.Read(path, maxCertFileSize)
+	if errors.Is(err, smallfile.ErrTooLarge) {
+		return "", fmt.Errorf("%s: %w", path, ErrInvalidCertificate)
+	}
 	if err != nil {
 		return "", fmt.Errorf("accesstoken: %w", err)
 	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxCertFileSize+1))
-	if err != nil {
-		return "", fmt.Errorf("accesstoken: reading %s: %w", path, err)
-	}
 	cert := strings.TrimSpace(string(b))
-	if len(b) > maxCertFileSize || !validHex32(cert) {
+	if !validHex32(cert) {
 		return "", fmt.Errorf("%s: %w", path, ErrInvalidCertificate)
 	}
 	return cert, nil

@@ -6,15 +6,15 @@ package config
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/chatfs/chatfs/internal/smallfile"
 
 	"github.com/BurntSushi/toml"
 )
@@ -56,19 +56,9 @@ const maxConfig = 1 << 20
 // Load reads a TOML config file. Unknown keys are errors, so a typo is not
 // silently ignored.
 func Load(path string) (*Config, error) {
-	// O_NONBLOCK: a named pipe without a writer opens at once (and reads
-	// as empty) instead of blocking for ever; --config <(command) works.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	data, _, err := smallfile.Read(path, maxConfig)
 	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxConfig+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxConfig {
-		return nil, fmt.Errorf("config %s: larger than %d bytes", path, maxConfig)
+		return nil, fmt.Errorf("config: %w", err)
 	}
 	return Parse(data)
 }

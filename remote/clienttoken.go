@@ -9,10 +9,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/chatfs/chatfs/internal/smallfile"
 
 	"github.com/chatfs/chatfs/accesstoken"
 )
@@ -351,17 +352,9 @@ func (c *ClientCredentials) once(ctx context.Context, body []byte) (string, time
 // readSecretFile reads a client secret: white space around it is ignored.
 // Errors never include the file's content.
 func readSecretFile(path string) (string, error) {
-	f, err := os.Open(path)
+	data, _, err := smallfile.Read(path, maxSecretFile)
 	if err != nil {
 		return "", fmt.Errorf("remote: client secret file: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
-	if err != nil {
-		return "", fmt.Errorf("remote: client secret file %s: %w", path, err)
-	}
-	if len(data) > maxSecretFile {
-		return "", fmt.Errorf("remote: client secret file %s: larger than %d bytes, not a secret", path, maxSecretFile)
 	}
 	secret := string(bytes.TrimSpace(data))
 	if secret == "" {

@@ -5,13 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/chatfs/chatfs/internal/smallfile"
 )
 
 // TokenEnv is the environment variable TokenFromEnv reads.
@@ -103,25 +103,10 @@ func (f *fileToken) Renew(_ context.Context, bad string) (string, error) {
 
 // readLocked reads the file. LOCKS_REQUIRED(f.mu)
 func (f *fileToken) readLocked() (string, error) {
-	// O_NONBLOCK: a named pipe without a writer opens at once (and reads
-	// as empty) instead of blocking the mount for ever; a pipe being
-	// written, as from --token-file <(command), still reads through.
-	file, err := os.OpenFile(f.path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return "", fmt.Errorf("remote: token file: %w", err)
-	}
-	defer file.Close()
-	fi, err := file.Stat()
-	if err != nil {
-		return "", fmt.Errorf("remote: token file: %w", err)
-	}
 	const maxToken = 64 << 10
-	data, err := io.ReadAll(io.LimitReader(file, maxToken+1))
+	data, fi, err := smallfile.Read(f.path, maxToken)
 	if err != nil {
 		return "", fmt.Errorf("remote: token file: %w", err)
-	}
-	if len(data) > maxToken {
-		return "", fmt.Errorf("remote: token file %s: larger than %d bytes, not a token", f.path, maxToken)
 	}
 	tok := string(bytes.TrimSpace(data))
 	if tok == "" {
