@@ -17,6 +17,7 @@ import (
 // A file is uploaded once its last writer has closed and it has settled,
 // never while a writer is open.
 func TestOutboxSettlesAfterLastWriter(t *testing.T) {
+	t.Parallel()
 	fr := newFakeRemote()
 	e := startEnv(t, fr, nil)
 
@@ -39,6 +40,7 @@ func TestOutboxSettlesAfterLastWriter(t *testing.T) {
 
 // Temporary names, and files in hidden folders, are never uploaded.
 func TestOutboxNeverUploadsTempNames(t *testing.T) {
+	t.Parallel()
 	fr := newFakeRemote()
 	e := startEnv(t, fr, nil)
 
@@ -59,6 +61,7 @@ func TestOutboxNeverUploadsTempNames(t *testing.T) {
 // Writing a temporary file and renaming it uploads once, under the final
 // name, whether the temporary name is one chatfs knows or not.
 func TestOutboxWriteThenRenameUploadsOnce(t *testing.T) {
+	t.Parallel()
 	for _, tmp := range []string{".report.txt.swp", "report.tmp"} {
 		t.Run(tmp, func(t *testing.T) {
 			fr := newFakeRemote()
@@ -79,6 +82,7 @@ func TestOutboxWriteThenRenameUploadsOnce(t *testing.T) {
 // it again under the new name; if the server still stores the old upload,
 // it is not recorded.
 func TestOutboxRenameDuringUpload(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name        string
 		serverStore bool // the server finishes the old upload despite the cancel
@@ -119,6 +123,7 @@ func TestOutboxRenameDuringUpload(t *testing.T) {
 // A writer opening during an upload cancels it; the new content is uploaded
 // once the writer closes, and nothing is claimed over and over meanwhile.
 func TestOutboxWriterDuringUpload(t *testing.T) {
+	t.Parallel()
 	fr := newFakeRemote()
 	g := newGate()
 	fr.onUpload = func(ctx context.Context, n int, s sent) error {
@@ -153,6 +158,7 @@ func TestOutboxWriterDuringUpload(t *testing.T) {
 
 // Removing a file while it uploads records nothing and leaves no trace.
 func TestOutboxRemovedDuringUpload(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name        string
 		serverStore bool
@@ -183,19 +189,23 @@ func TestOutboxRemovedDuringUpload(t *testing.T) {
 
 // Changed (truncate by name, new times) settles the file again.
 func TestOutboxChangedSettlesAgain(t *testing.T) {
+	t.Parallel()
 	fr := newFakeRemote()
-	e := startEnv(t, fr, func(o *core.Options) { o.SettleDelay = 100 * time.Millisecond })
+	e := startEnv(t, fr, func(o *core.Options) { o.SettleDelay = 300 * time.Millisecond })
 	e.writeDisk("a.txt", []byte("x"))
 	e.ob.Changed("a.txt")
-	time.Sleep(e.opts.SettleDelay / 2)
+	time.Sleep(e.opts.SettleDelay / 3)
 	e.ob.Changed("a.txt") // restarts the timer
+	again := time.Now()
 	e.record("a.txt")
-	quietFor(t, fr, 2*e.opts.SettleDelay, 1)
+	require.Len(t, fr.calls(), 1)
+	assert.GreaterOrEqual(t, fr.calls()[0].At.Sub(again), e.opts.SettleDelay)
 }
 
 // A folder and the files below it are uploaded; renaming the folder before
 // they settle uploads them under their new paths' names.
 func TestOutboxFolderRename(t *testing.T) {
+	t.Parallel()
 	fr := newFakeRemote()
 	e := startEnv(t, fr, func(o *core.Options) { o.SettleDelay = 200 * time.Millisecond })
 	e.write("d/one.txt", []byte("1"))
@@ -211,6 +221,7 @@ func TestOutboxFolderRename(t *testing.T) {
 // settles again before the next upload, and no two uploads of one path
 // ever run at once.
 func TestOutboxReopenDuringUploadSettlesFirst(t *testing.T) {
+	t.Parallel()
 	fr := newFakeRemote()
 	closed := make(chan struct{})
 	var mu sync.Mutex
@@ -250,6 +261,7 @@ func TestOutboxReopenDuringUploadSettlesFirst(t *testing.T) {
 // same size and modification time (cp -p, rsync -t), is not what the
 // server got: its bytes must not be recorded under the old upload's uuid.
 func TestOutboxReplacedDuringUploadIsNotAdopted(t *testing.T) {
+	t.Parallel()
 	fr := newFakeRemote()
 	g := newGate()
 	fr.onUpload = func(ctx context.Context, n int, s sent) error {
