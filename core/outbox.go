@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,7 +17,7 @@ import (
 // Outbox is an app's upload/ directory: files staged on local disk (the
 // directory fs/ serves upload/ from), uploaded once closed and settled.
 //
-// fs/ tells it what happens to paths (Opened, Closed, Changed, Renamed,
+// fs/ tells it what happens to paths (Opened, Closed, Renamed,
 // Removed). A path with no writer and no change for SettleDelay is queued in
 // the index; uploaders claim queued paths, upload them, record the file and
 // move the staged bytes into the download cache, which takes them out of
@@ -147,18 +148,6 @@ func (o *Outbox) Closed(id uint64) {
 	}
 }
 
-// Changed records a change to path that did not go through a writable
-// handle (truncate by name, new times): it settles again.
-func (o *Outbox) Changed(rel string) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.waitFinishingLocked(rel)
-	o.stopLocked(rel)
-	if !o.hasWriterLocked(rel) {
-		o.scheduleLocked(rel)
-	}
-}
-
 // Removed records that path (a file, or a folder and all below it) is gone.
 func (o *Outbox) Removed(rel string) {
 	o.mu.Lock()
@@ -169,6 +158,11 @@ func (o *Outbox) Removed(rel string) {
 	for id, p := range o.writers {
 		if under(p, rel) {
 			o.writers[id] = ""
+		}
+	}
+	for p := range o.thumbs {
+		if under(p, rel) {
+			delete(o.thumbs, p)
 		}
 	}
 	o.mu.Unlock()
@@ -193,6 +187,16 @@ func (o *Outbox) Renamed(oldRel, newRel string) {
 			o.writers[id] = "" // replaced by the rename
 		}
 	}
+	moved := map[string]index.File{}
+	for p, f := range o.thumbs {
+		if under(p, oldRel) {
+			moved[newRel+strings.TrimPrefix(p, oldRel)] = f
+			delete(o.thumbs, p)
+		} else if under(p, newRel) {
+			delete(o.thumbs, p)
+		}
+	}
+	maps.Copy(o.thumbs, moved)
 	o.mu.Unlock()
 	if err := o.app.opts.Index.Rename(o.app.opts.Name, oldRel, newRel); err != nil {
 		o.app.log.Warn("outbox: rename queue entry", "from", oldRel, "to", newRel, "err", err)
@@ -258,8 +262,8 @@ func (o *Outbox) stopLocked(rel string) {
 // scheduleLocked (re)starts path's settle timer. Temporary names are never
 // uploaded. LOCKS_REQUIRED(mu)
 func (o *Outbox) scheduleLocked(rel string) {
-	if isTempPath(rel) {
-		return
+	if isTempPath(rel) || o.stoppingLocked() {
+		return // closed: the next start queues what is staged
 	}
 	if st, ok := o.timers[rel]; ok {
 		st.t.Stop()
@@ -327,6 +331,16 @@ func (o *Outbox) State(rel string) (state index.UploadState, reason string, ok b
 
 // under reports whether path p is rel or below it.
 func under(p, rel string) bool { return p == rel || strings.HasPrefix(p, rel+"/") }
+
+// stoppingLocked reports whether close has begun. LOCKS_REQUIRED(mu)
+func (o *Outbox) stoppingLocked() bool {
+	select {
+	case <-o.stopping:
+		return true
+	default:
+		return false
+	}
+}
 
 // settle is a path's settle timer. The timer's callback knows it by this
 // pointer, so a timer that fires after being replaced does nothing; t is

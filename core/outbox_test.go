@@ -187,15 +187,16 @@ func TestOutboxRemovedDuringUpload(t *testing.T) {
 	}
 }
 
-// Changed (truncate by name, new times) settles the file again.
-func TestOutboxChangedSettlesAgain(t *testing.T) {
+// A change by name (truncate, new times), a brief writer to fs/, settles
+// the file again.
+func TestOutboxChangeByNameSettlesAgain(t *testing.T) {
 	t.Parallel()
 	fr := newFakeRemote()
 	e := startEnv(t, fr, func(o *core.Options) { o.SettleDelay = 300 * time.Millisecond })
 	e.writeDisk("a.txt", []byte("x"))
-	e.ob.Changed("a.txt")
+	e.ob.Closed(e.ob.Opened("a.txt"))
 	time.Sleep(e.opts.SettleDelay / 3)
-	e.ob.Changed("a.txt") // restarts the timer
+	e.ob.Closed(e.ob.Opened("a.txt")) // restarts the timer
 	again := time.Now()
 	e.record("a.txt")
 	require.Len(t, fr.calls(), 1)

@@ -181,7 +181,7 @@ func (o *Outbox) upload(u index.Upload) {
 		log.Info("uploaded", "path", u.Path, "uuid", file.UUID, "size", file.Size)
 	case errors.Is(err, errGone):
 		_ = idx.Remove(app, u.Path)
-	case ctx.Err() != nil:
+	case ctx.Err() != nil || errors.Is(err, errStale):
 		// Changed, renamed or removed while uploading (the event that
 		// cancelled us has re-queued or dropped it), or shutting down:
 		// leave it waiting for the next attempt or the next mount (or, while
@@ -190,8 +190,9 @@ func (o *Outbox) upload(u index.Upload) {
 			_ = idx.Enqueue(app, u.Path)
 		}
 	case errors.Is(err, errThumbFirst):
-		_ = idx.Fail(app, u.Path, reason(err), false, o.app.opts.Now().Add(o.app.opts.SettleDelay))
-		o.kickAfter(o.app.opts.SettleDelay)
+		wait := o.thumbWait(u.Path)
+		_ = idx.Fail(app, u.Path, reason(err), false, o.app.opts.Now().Add(wait))
+		o.kickAfter(wait)
 	case permanent(err):
 		log.Warn("upload failed", "path", u.Path, "err", err)
 		_ = idx.Fail(app, u.Path, reason(err), true, time.Time{})
@@ -208,6 +209,10 @@ func (o *Outbox) upload(u index.Upload) {
 
 // errGone: the staged file disappeared or is no longer a regular file.
 var errGone = errors.New("staged file is gone")
+
+// errStale: the staged file changed while it was being sent; what the
+// server got is not its content. The change settles it again.
+var errStale = errors.New("staged file changed while it was sent")
 
 // send uploads the staged file at full.
 func (o *Outbox) send(ctx context.Context, rel, full string) (remote.UploadResult, index.File, error) {
@@ -249,7 +254,7 @@ func (o *Outbox) send(ctx context.Context, rel, full string) (remote.UploadResul
 	}
 	if after, serr := os.Lstat(full); serr != nil || !os.SameFile(st, after) || after.Size() != st.Size() || !after.ModTime().Equal(st.ModTime()) {
 		// Rewritten or replaced while we sent it: what the server has is stale.
-		return res, index.File{}, context.Canceled
+		return res, index.File{}, errStale
 	}
 	uploaded := res.Timestamp
 	if uploaded.IsZero() {
@@ -286,7 +291,7 @@ func (o *Outbox) finish(ctx context.Context, rel, full string, res remote.Upload
 	o.mu.Lock()
 	if ctx.Err() != nil || o.hasWriterLocked(rel) {
 		o.mu.Unlock()
-		return context.Canceled
+		return errStale
 	}
 	fin := make(chan struct{})
 	o.finishing[rel] = fin
@@ -313,15 +318,20 @@ func (o *Outbox) finish(ctx context.Context, rel, full string, res remote.Upload
 		return err
 	}
 	if file.HasThumb {
-		go o.app.prefetch(Entry{File: file, Thumb: true})
+		o.wg.Add(1)
+		go func() {
+			defer o.wg.Done()
+			o.app.prefetch(o.ctx, Entry{File: file, Thumb: true})
+		}()
 	}
 	return nil
 }
 
 // prefetch fills the cache with an entry in the background (thumbnails of
 // new uploads, so that file managers and stat see them at once).
-func (a *App) prefetch(e Entry) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+// It stops with ctx (the outbox's, cancelled at close).
+func (a *App) prefetch(ctx context.Context, e Entry) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	h, err := a.Open(ctx, e)
 	if err != nil {

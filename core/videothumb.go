@@ -3,9 +3,9 @@ package core
 import (
 	"errors"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/chatfs/chatfs/index"
 )
@@ -37,22 +37,28 @@ func (o *Outbox) thumbSibling(rel string) (string, bool) {
 	return "", false
 }
 
-// uploadedThumb finds the uploaded thumbnail of rel: the file recorded
-// under a sibling's name by this mount, or else by its by-name/ link.
+// uploadedThumb finds the thumbnail of rel that this mount uploaded. (A
+// by-name/ match is not used: an older file of that name may belong to
+// another clip. If chatfs restarts between the two uploads, the video is
+// recorded without its thumbnail.)
 func (o *Outbox) uploadedThumb(rel string) (index.File, bool) {
 	o.mu.Lock()
+	defer o.mu.Unlock()
 	f, ok := o.thumbs[rel]
-	o.mu.Unlock()
-	if ok {
-		return f, true
-	}
-	for _, suf := range thumbSuffixes {
-		f, err := o.app.opts.Index.LookupName(o.app.opts.Name, path.Base(rel)+suf)
-		if err == nil {
-			return f, true
+	return f, ok
+}
+
+// thumbWait is how long a video waits before it looks for its thumbnail
+// again: the settle delay, or longer while the thumbnail's own upload waits
+// out a backoff.
+func (o *Outbox) thumbWait(rel string) time.Duration {
+	wait := o.app.opts.SettleDelay
+	if p, ok := o.thumbSibling(rel); ok {
+		if u, err := o.app.opts.Index.GetUpload(o.app.opts.Name, p); err == nil {
+			wait = max(wait, u.NotBefore.Sub(o.app.opts.Now()))
 		}
 	}
-	return index.File{}, false
+	return wait
 }
 
 // noteThumb remembers an uploaded file that is a thumbnail sibling, for the

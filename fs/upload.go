@@ -125,16 +125,16 @@ func (n *uploadNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.Se
 	if h, ok := f.(*uploadHandle); ok {
 		f = h.LoopbackFile
 	}
-	if en := n.LoopbackNode.Setattr(ctx, f, in, out); en != 0 {
-		return en
+	if f != nil || n.IsDir() {
+		// Through an open handle, whose release settles the file; or a
+		// folder's times and mode, which nothing uploads.
+		return n.LoopbackNode.Setattr(ctx, f, in, out)
 	}
-	if n.IsDir() {
-		return 0
-	}
-	if f == nil {
-		n.ob.Changed(n.rel())
-	}
-	return 0
+	// By name (truncate(2), utimes): a brief writer, so that no upload of
+	// the old content is recorded while the change happens.
+	id := n.ob.Opened(n.rel())
+	defer n.ob.Closed(id)
+	return n.LoopbackNode.Setattr(ctx, f, in, out)
 }
 
 var _ = (gofs.NodeRenamer)((*uploadNode)(nil))
@@ -148,6 +148,16 @@ func (n *uploadNode) Rename(ctx context.Context, name string, newParent gofs.Ino
 		return syscall.EINVAL // exchange and whiteout would defeat the queue's bookkeeping
 	}
 	oldRel, newRel := n.child(name), np.child(newName)
+	// Both names are brief writers while the rename happens: an upload in
+	// flight under either is stopped, and none is recorded with the bytes
+	// the rename puts in place. Renamed then carries them to the new name,
+	// where releasing them settles the file.
+	ids := []uint64{n.ob.Opened(oldRel), n.ob.Opened(newRel)}
+	defer func() {
+		for _, id := range ids {
+			n.ob.Closed(id)
+		}
+	}()
 	if en := n.LoopbackNode.Rename(ctx, name, np.LoopbackNode, newName, flags); en != 0 {
 		return en
 	}
