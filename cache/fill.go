@@ -101,15 +101,7 @@ func (f *fill) run(e *entry) {
 	if err == nil {
 		c.setCompleteLocked(e, n, c.o.Now())
 	}
-	del := false
-	switch {
-	case !e.idle():
-	case e.removed && e.complete:
-		c.beginDeleteLocked(e)
-		del = true
-	case !e.complete:
-		delete(c.entries, f.key)
-	}
+	del := c.settleLocked(f.key, e)
 	c.mu.Unlock()
 
 	f.mu.Lock()

@@ -104,6 +104,22 @@ func (c *Cache) lostFile(key string, e *entry) {
 	}
 }
 
+// settleLocked tidies an entry that a fill or a handle has just let go of:
+// once nothing uses it, a removed entry starts its deletion (the caller
+// finishes it outside the lock when del is true) and an incomplete one (a
+// failed fill, or a removed one) is dropped. LOCKS_REQUIRED(c.mu)
+func (c *Cache) settleLocked(key string, e *entry) (del bool) {
+	switch {
+	case !e.idle():
+	case e.removed && e.complete:
+		c.beginDeleteLocked(e)
+		return true
+	case !e.complete:
+		delete(c.entries, key)
+	}
+	return false
+}
+
 // release is Handle.Close's bookkeeping: the entry is no longer open by h,
 // the fill's file is closed after its last user, and a removed entry is
 // deleted after its last Handle.
@@ -118,15 +134,7 @@ func (c *Cache) release(h *Handle) {
 		h.f.refs--
 		lastRef = h.f.refs == 0
 	}
-	del := false
-	switch {
-	case !e.idle():
-	case e.removed && e.complete:
-		c.beginDeleteLocked(e)
-		del = true
-	case !e.complete:
-		delete(c.entries, h.key) // handles of a failed fill, or removed
-	}
+	del := c.settleLocked(h.key, e)
 	touch := e.complete && !del
 	c.mu.Unlock()
 	if lastRef {

@@ -296,17 +296,7 @@ func (db *DB) Complete(app, path string, f *File) error {
 // not an error.
 func (db *DB) Remove(app, path string) error {
 	err := db.update(func(txn *badger.Txn) error {
-		r, err := getQueue(txn, app, path)
-		if errors.Is(err, ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if err := unwait(txn, &r); err != nil {
-			return err
-		}
-		return txn.Delete(appKey(pfxQueue, app, path))
+		return dropEntry(txn, app, path)
 	})
 	return wrap("remove", app, path, err)
 }
