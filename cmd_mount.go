@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/chatfs/chatfs/internal/smallfile"
@@ -92,7 +94,7 @@ func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return err
 		}
-		emu, err := emulator.Start(ctx, "127.0.0.1:0", emulator.Options{
+		emu, err := startEmbedded(ctx, filepath.Join(dirs.Data, "embedded", "addr"), emulator.Options{
 			Certificates: certs,
 			Dir:          filepath.Join(dirs.Data, "emulator"),
 			MaxSize:      a.MaxSize,
@@ -159,6 +161,30 @@ func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		log.Info("signal received: unmounting")
 	}
 	return m.Close(10 * time.Second)
+}
+
+// startEmbedded starts the embedded emulator on the loopback port it had
+// last time, kept in addrFile, so the URLs recorded for its files stay
+// valid across mounts; on a new port when that one is taken.
+func startEmbedded(ctx context.Context, addrFile string, o emulator.Options) (*emulator.Running, error) {
+	if b, _, err := smallfile.Read(addrFile, 64); err == nil {
+		addr := strings.TrimSpace(string(b))
+		if host, _, err := net.SplitHostPort(addr); err == nil && host == "127.0.0.1" {
+			if emu, err := emulator.Start(ctx, addr, o); err == nil {
+				return emu, nil
+			}
+		}
+	}
+	emu, err := emulator.Start(ctx, "127.0.0.1:0", o)
+	if err != nil {
+		return nil, err
+	}
+	addr := strings.TrimPrefix(emu.URL, "http://")
+	if err := os.WriteFile(addrFile, []byte(addr+"\n"), 0o600); err != nil {
+		emu.Stop()
+		return nil, err
+	}
+	return emu, nil
 }
 
 // emulatorLogger logs the embedded emulator's requests only with --debug:
