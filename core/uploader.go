@@ -151,6 +151,12 @@ func (o *Outbox) worker() {
 // upload uploads one claimed entry and records the outcome.
 func (o *Outbox) upload(u index.Upload) {
 	idx, app, log := o.app.opts.Index, o.app.opts.Name, o.app.log
+	if isTempPath(u.Path) {
+		// Queued, then renamed to a temporary name (or into a hidden
+		// folder): never uploaded. Renamed back, it settles and is queued.
+		_ = idx.Remove(app, u.Path)
+		return
+	}
 	o.mu.Lock()
 	if o.pendingLocked(u.Path) {
 		// Opened or changed again since it settled: leave it claimed, so
