@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/chatfs/chatfs/cache"
 	"github.com/chatfs/chatfs/index"
@@ -197,16 +198,23 @@ func (a *App) probe(ctx context.Context, uuid string) (index.File, error) {
 	if !running {
 		p = &probe{done: make(chan struct{})}
 		a.probes[uuid] = p
+		// Detached from the lookup: the probe's body feeds the cache fill
+		// every reader shares, and concurrent lookups wait for it, so one
+		// interrupted lookup (or the end of its FUSE request, whose context
+		// go-fuse reuses) must not cut it.
+		go a.runProbe(context.WithoutCancel(ctx), uuid, p, now)
 	}
 	a.mu.Unlock()
-	if running {
-		select {
-		case <-p.done:
-			return p.file, p.err
-		case <-ctx.Done():
-			return index.File{}, ctx.Err()
-		}
+	select {
+	case <-p.done:
+		return p.file, p.err
+	case <-ctx.Done():
+		return index.File{}, ctx.Err()
 	}
+}
+
+// runProbe runs the probe p of uuid and publishes its outcome.
+func (a *App) runProbe(ctx context.Context, uuid string, p *probe, now time.Time) {
 	p.file, p.err = a.fetchUnknown(ctx, uuid)
 	a.mu.Lock()
 	delete(a.probes, uuid)
@@ -216,7 +224,6 @@ func (a *App) probe(ctx context.Context, uuid string) (index.File, error) {
 	}
 	a.mu.Unlock()
 	close(p.done)
-	return p.file, p.err
 }
 
 func (a *App) fetchUnknown(ctx context.Context, uuid string) (index.File, error) {
