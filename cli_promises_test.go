@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/chatfs/chatfs/remote"
+	"github.com/chatfs/chatfs/remote/emulator"
+)
+
+// TestStatusShowsFailuresAndCache: chatfs status lists a failed upload
+// with its reason and counts the download cache's bytes and files.
+func TestStatusShowsFailuresAndCache(t *testing.T) {
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		skipFUSE(t, "/dev/fuse is missing")
+	}
+	fusermount, err := exec.LookPath("fusermount3")
+	if err != nil {
+		skipFUSE(t, "fusermount3 is missing")
+	}
+	emuDir := t.TempDir()
+	emu, err := emulator.Start(context.Background(), "127.0.0.1:0", emulator.Options{Dir: emuDir, MaxSize: 100, Logger: discard()})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = emu.Stop() })
+	state, mnt := t.TempDir(), t.TempDir()
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run([]string{"mount", "--host", emu.URL, "--app-id", demoApp, "--token-file", filepath.Join(emuDir, "token"),
+			"--state", state, "--settle", "50ms", mnt}, &out, &errb)
+	}()
+	t.Cleanup(func() {
+		_ = exec.Command(fusermount, "-u", "-z", mnt).Run()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+		}
+	})
+	upload := filepath.Join(mnt, demoApp, "upload")
+	waitFor(t, 15*time.Second, "the mount", func() bool { _, err := os.Stat(upload); return err == nil })
+	// Within --max-size (10 MB by default) but over the server's 100 bytes: 413.
+	require.NoError(t, os.WriteFile(filepath.Join(upload, "big.txt"), bytes.Repeat([]byte("x"), 1000), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(upload, "small.txt"), []byte("0123456789"), 0o644))
+	waitFor(t, 15*time.Second, "small.txt to upload and big.txt to fail", func() bool {
+		_, err := os.Readlink(filepath.Join(mnt, demoApp, "by-name", "small.txt"))
+		state, _ := xattr(filepath.Join(upload, "big.txt"), "user.chatfs.state")
+		return err == nil && state == "failed"
+	})
+
+	code, stdout, stderr := runCmd("status", mnt)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, demoApp+": 0 waiting, 0 uploading, 1 failed\n")
+	assert.Regexp(t, regexp.MustCompile(`(?m)^  failed: big\.txt: .*413`), stdout)
+	assert.Contains(t, stdout, "download cache: 10 bytes in 1 files\n")
+}
+
+// TestServeFlags: chatfs serve honours --data (a generated token in
+// DATA/token, 0600), --listen, --app, --max-size and --no-range.
+func TestServeFlags(t *testing.T) {
+	data := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- runServe(ctx, []string{"--data", data, "--listen", "127.0.0.1:0", "--app", "app-id/only",
+			"--max-size", "10", "--ttl", "1h", "--no-range"}, &out, &errb)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			assert.NoError(t, err)
+		case <-time.After(10 * time.Second):
+			t.Error("chatfs serve did not stop")
+		}
+	})
+	var url string
+	waitFor(t, 5*time.Second, "the emulator to listen", func() bool {
+		m := regexp.MustCompile(`chatfiles emulator on (http://127\.0\.0\.1:\d+)`).FindStringSubmatch(out.String())
+		if m != nil {
+			url = m[1]
+		}
+		return m != nil
+	})
+	assert.Contains(t, out.String(), "token: in "+data+"/token")
+	st, err := os.Stat(filepath.Join(data, "token"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+	tok, err := os.ReadFile(filepath.Join(data, "token"))
+	require.NoError(t, err)
+	client := func(app string) *remote.Client {
+		c, err := remote.New(remote.Options{
+			Endpoint: remote.Endpoint{BaseURL: url, AppID: app},
+			Tokens:   remote.NewStaticToken(strings.TrimSpace(string(tok))), RateLimit: -1,
+			Retry: remote.RetryPolicy{MaxAttempts: 1},
+		})
+		require.NoError(t, err)
+		return c
+	}
+	up := func(app, body string) (remote.UploadResult, error) {
+		return client(app).Upload(context.Background(), remote.UploadRequest{Name: "f", File: strings.NewReader(body), Size: int64(len(body))})
+	}
+	res, err := up("only", "0123456789")
+	require.NoError(t, err, "at the limit")
+	_, err = up("only", "0123456789a")
+	assert.True(t, remote.IsTooLarge(err), "past --max-size: %v", err)
+	_, err = up("other", "x")
+	assert.True(t, remote.IsAppNotFound(err), "an app not given with --app: %v", err)
+
+	req, err := http.NewRequest(http.MethodGet, url+"/app-id/only/chatfiles/"+res.UUID, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	req.Header.Set("Range", "bytes=2-")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "--no-range answers the whole file")
+}
