@@ -110,3 +110,27 @@ func TestParseTokenRoute(t *testing.T) {
 		assert.Equal(t, want, got, path)
 	}
 }
+
+// TestTokenEndpointDefaultsAndRestart: without ClientTokenTTL, issued tokens
+// live 60 days (Easemob's default) by the emulator's clock; a restart
+// forgets them.
+func TestTokenEndpointDefaultsAndRestart(t *testing.T) {
+	e := newEnv(t, Options{ClientID: testClientID, ClientSecret: testClientSecret})
+	a := e.askToken("/acme/chat", credentials(testClientID, testClientSecret, 0))
+	require.Equal(t, http.StatusOK, a.status, string(a.body))
+	var ta tokenAnswer
+	require.NoError(t, json.Unmarshal(a.body, &ta))
+	assert.Equal(t, int64(60*24*3600), ta.ExpiresIn)
+	e.advance(60*24*time.Hour - time.Second)
+	e.put("/acme/chat", []byte("x"), bearer(ta.AccessToken))
+	e.advance(time.Second)
+	e.requireExpired(e.upload("/acme/chat", "f", []byte("x"), bearer(ta.AccessToken)))
+
+	a = e.askToken("/acme/chat", credentials(testClientID, testClientSecret, 0))
+	require.NoError(t, json.Unmarshal(a.body, &ta))
+	e.put("/acme/chat", []byte("x"), bearer(ta.AccessToken))
+	require.NoError(t, e.srv.Close())
+	again := newEnv(t, Options{Dir: e.dir, ClientID: testClientID, ClientSecret: testClientSecret})
+	a = again.upload("/acme/chat", "f", []byte("x"), bearer(ta.AccessToken))
+	assert.Equal(t, http.StatusUnauthorized, a.status, "forgotten across a restart: %s", a.body)
+}
