@@ -2,7 +2,6 @@ package fs
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"syscall"
@@ -25,7 +24,10 @@ var _ = (gofs.FileReader)((*readHandle)(nil))
 
 func (r *readHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	n, err := r.h.ReadAt(ctx, dest, off)
-	if err != nil && !errors.Is(err, io.EOF) {
+	// The cache returns io.EOF itself at the end of a complete entry; a
+	// failed fill's error may wrap io.EOF (a connection closed before any
+	// answer), and is an error, not the end of the file.
+	if err != nil && err != io.EOF { //nolint:errorlint // the cache's end-of-file, not a wrapped one
 		return nil, errno(r.log, "read", err)
 	}
 	return fuse.ReadResultData(dest[:n]), 0
