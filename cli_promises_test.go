@@ -127,3 +127,54 @@ func TestServeFlags(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode, "--no-range answers the whole file")
 }
+
+// TestDocumentedFlags: every flag README.md and docs/tokens.md name exists,
+// with the default they state.
+func TestDocumentedFlags(t *testing.T) {
+	for cmd, want := range map[string]map[string]string{
+		"mount": {
+			"host": "", "app-id": "", "org": "", "app": "", "token-file": "", "app-certificate-file": "",
+			"token-app-id": "", "token-lifetime": "24h", "client-id": "", "client-secret-file": "",
+			"restrict-access": "", "thumbnail-size": "", "max-size": "10485760", "cache-size": "", "state": "",
+			"debug": "", "config": "", "settle": "1s", "allow-other": "", "allow-plain-http": "",
+		},
+		"serve": {
+			"data": "", "listen": `"127.0.0.1:8080"`, "token-file": "", "max-size": "10485760", "ttl": "168h0m0s",
+			"app": "", "no-range": "", "app-certificate": "", "client-id": "", "client-secret-file": "",
+			"client-token-ttl": "1440h",
+		},
+		"token": {"config": "", "name": "", "app-certificate-file": "", "token-lifetime": "24h", "client-id": ""},
+	} {
+		code, _, help := runCmd(cmd, "-h")
+		require.Equal(t, 0, code, cmd)
+		got := helpDefaults(help)
+		for name, def := range want {
+			d, ok := got[name]
+			if !assert.True(t, ok, "chatfs %s has no -%s", cmd, name) || def == "" {
+				continue
+			}
+			assert.Equal(t, def, d, "default of chatfs %s -%s", cmd, name)
+		}
+	}
+}
+
+// helpDefaults maps each flag of a command's -h output to its stated
+// default ("" when none): "(default X)" or, in the usage text, "(default X,".
+func helpDefaults(help string) map[string]string {
+	out := map[string]string{}
+	def := regexp.MustCompile(`\(default ([^,)]+)[,)]`)
+	name := ""
+	for _, line := range strings.Split(help, "\n") {
+		if m := flagLine.FindStringSubmatch(line); m != nil {
+			name = m[1]
+			out[name] = ""
+		}
+		if name == "" {
+			continue
+		}
+		if m := def.FindStringSubmatch(line); m != nil && out[name] == "" {
+			out[name] = m[1]
+		}
+	}
+	return out
+}

@@ -114,6 +114,9 @@ func TestByNameCollisionsAndXattrs(t *testing.T) {
 	assert.Equal(t, uint32(syscall.S_IFREG|0o444), st.Mode)
 	mtime := time.Unix(st.Mtim.Unix())
 	assert.True(t, mtime.After(before) && mtime.Before(time.Now().Add(2*time.Second)), "mtime %v is the upload time", mtime)
+	expires, err := time.Parse(time.RFC3339, getxattr(t, p, "user.chatfs.expires"))
+	require.NoError(t, err)
+	assert.WithinDuration(t, mtime.Add(7*24*time.Hour), expires, time.Second, "kept 7 days by default")
 }
 
 // TestRmInFilesForgets: rm files/<uuid> forgets the file locally — gone
@@ -367,4 +370,28 @@ func TestCopyFileRangeKeepsSizeLimit(t *testing.T) {
 	st, err := dst.Stat()
 	require.NoError(t, err)
 	assert.LessOrEqual(t, st.Size(), int64(1<<20))
+}
+
+// TestFailedUploadQueuedAgainByAChange: a permanent failure (413) leaves
+// the file failed, not retried, until it changes; any change queues it
+// again.
+func TestFailedUploadQueuedAgainByAChange(t *testing.T) {
+	svc := newService(t, emulator.Options{MaxSize: 100})
+	h := newHarness(t, svc, "", func(o *mount.Options, _ *config.App) { o.UploadBackoff = 20 * time.Millisecond })
+	p := h.path("upload", "shrink.txt")
+	require.NoError(t, os.WriteFile(p, bytes.Repeat([]byte("x"), 1000), 0o644))
+	eventually(t, 5*time.Second, "the upload to fail", func() bool {
+		v, _ := getxattrErr(p, "user.chatfs.state")
+		return v == "failed"
+	})
+	attempts := svc.requests.Load()
+	time.Sleep(300 * time.Millisecond) // many backoffs: a permanent failure is not retried
+	assert.Equal(t, attempts, svc.requests.Load())
+	assert.Equal(t, "failed", getxattr(t, p, "user.chatfs.state"))
+
+	require.NoError(t, os.Truncate(p, 50))
+	uuid := h.waitUploaded("shrink.txt")
+	got, err := os.ReadFile(h.path("files", uuid))
+	require.NoError(t, err)
+	assert.Equal(t, bytes.Repeat([]byte("x"), 50), got)
 }
