@@ -102,6 +102,17 @@ func (o *Outbox) hasWriterLocked(rel string) bool {
 	return false
 }
 
+// hasWriterAtOrAboveLocked reports whether path, or a folder above it, has
+// a writable handle open. LOCKS_REQUIRED(mu)
+func (o *Outbox) hasWriterAtOrAboveLocked(rel string) bool {
+	for _, p := range o.writers {
+		if p != "" && under(rel, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // pending reports whether path has a writable handle open or is settling:
 // it will be queued again once it has settled.
 func (o *Outbox) pending(rel string) bool {

@@ -295,7 +295,10 @@ func shareSecret(res remote.UploadResult, restrict bool) string {
 func (o *Outbox) finish(ctx context.Context, rel, full string, res remote.UploadResult, file index.File) error {
 	idx, app := o.app.opts.Index, o.app.opts.Name
 	o.mu.Lock()
-	if ctx.Err() != nil || o.hasWriterLocked(rel) {
+	if ctx.Err() != nil || o.hasWriterAtOrAboveLocked(rel) {
+		// A writer, or a rename of a folder above rel under way (fs/ holds
+		// the folder as a brief writer): the staged file may move before
+		// it is adopted, and be uploaded again under its new name.
 		o.mu.Unlock()
 		return errStale
 	}
