@@ -141,7 +141,9 @@ var _ = (gofs.NodeRenamer)((*uploadNode)(nil))
 
 func (n *uploadNode) Rename(ctx context.Context, name string, newParent gofs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
 	np, ok := newParent.(*uploadNode)
-	if !ok {
+	if !ok || np.ob != n.ob {
+		// Out of upload/, or into another app's: before the outbox is told
+		// of names that are not its own.
 		return syscall.EXDEV
 	}
 	if flags&^uint32(renameNoReplace) != 0 {
