@@ -245,10 +245,10 @@ func (a *App) fetchUnknown(ctx context.Context, uuid string) (index.File, error)
 		MIME:     sniff(head, d.ContentType),
 		Uploaded: a.opts.Now(),
 	}
+	// A size the server did not announce stays unknown (-1) here, even for
+	// a body shorter than the sniff buffer: a cut body reads the same. The
+	// cache learns the size when its fill completes.
 	f.HasThumb = isImage(f.MIME)
-	if f.Size < 0 && n < len(head) {
-		f.Size = int64(n) // the whole body was shorter than the sniff buffer
-	}
 	if err := a.opts.Index.Put(&f); err != nil {
 		d.Body.Close()
 		return index.File{}, err

@@ -81,10 +81,13 @@ type fileNode struct {
 	passthrough bool
 
 	// The kernel refuses (EIO) a passthrough open of an inode that has
-	// files open through the page cache, so passthrough is used only when
-	// no cached handle is open.
-	mu          sync.Mutex
-	cachedOpens int // handles open without passthrough. GUARDED_BY(mu)
+	// files open through the page cache, and a page-cache open of one that
+	// has passthrough files open; direct I/O opens mix with either. So a
+	// file is opened by passthrough only when no cached handle is open, and
+	// with direct I/O while passthrough handles are.
+	mu               sync.Mutex
+	cachedOpens      int // handles open through the page cache. GUARDED_BY(mu)
+	passthroughOpens int // handles open by passthrough. GUARDED_BY(mu)
 }
 
 // fill sets a file's attributes: real size (0 while unknown), upload time
@@ -142,16 +145,26 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.passthrough && h.Complete() && n.cachedOpens == 0 {
+	switch {
+	case n.passthrough && h.Complete() && n.cachedOpens == 0:
+		n.passthroughOpens++
+		fh.onRelease = n.released(&n.passthroughOpens)
 		return &passthroughHandle{fh}, fuse.FOPEN_KEEP_CACHE, 0
+	case n.passthroughOpens > 0:
+		return fh, fuse.FOPEN_DIRECT_IO, 0
 	}
 	n.cachedOpens++
-	fh.onRelease = func() {
+	fh.onRelease = n.released(&n.cachedOpens)
+	return fh, fuse.FOPEN_KEEP_CACHE, 0
+}
+
+// released returns a release hook that decrements one of n's open counts.
+func (n *fileNode) released(count *int) func() {
+	return func() {
 		n.mu.Lock()
-		n.cachedOpens--
+		*count--
 		n.mu.Unlock()
 	}
-	return fh, fuse.FOPEN_KEEP_CACHE, 0
 }
 
 var _ = (gofs.NodeGetxattrer)((*fileNode)(nil))
