@@ -164,6 +164,18 @@ func (n *uploadNode) Rename(ctx context.Context, name string, newParent gofs.Ino
 		return en
 	}
 	n.ob.Renamed(oldRel, newRel)
+	// The new name is durable too: after a crash, an editor's
+	// "x.part" -> "x" must not come back as the temporary name, which is
+	// never uploaded.
+	dirs := []string{np.rel()}
+	if np != n {
+		dirs = append(dirs, n.rel())
+	}
+	for _, d := range dirs {
+		if err := syncDir(filepath.Join(n.RootData.Path, d)); err != nil {
+			return errno(n.log, "fsync dir", err)
+		}
+	}
 	return 0
 }
 
@@ -310,15 +322,21 @@ func (h *uploadHandle) Flush(ctx context.Context) syscall.Errno {
 		if en := h.LoopbackFile.Fsync(ctx, 0); en != 0 {
 			return en
 		}
-		if d, err := os.Open(h.dir); err == nil {
-			err = d.Sync()
-			d.Close()
-			if err != nil {
-				return errno(h.node.log, "fsync dir", err)
-			}
+		if err := syncDir(h.dir); err != nil {
+			return errno(h.node.log, "fsync dir", err)
 		}
 	}
 	return h.LoopbackFile.Flush(ctx)
+}
+
+// syncDir fsyncs a staging directory, making the names in it durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 var _ = (gofs.FileReleaser)((*uploadHandle)(nil))
