@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatfs/chatfs/internal/testutil"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -34,7 +36,7 @@ func TestStatusShowsFailuresAndCache(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = emu.Stop() })
 	state, mnt := t.TempDir(), t.TempDir()
-	var out, errb syncBuffer
+	var out, errb testutil.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run([]string{"mount", "--host", emu.URL, "--app-id", demoApp, "--token-file", filepath.Join(emuDir, "token"),
@@ -70,7 +72,7 @@ func TestStatusShowsFailuresAndCache(t *testing.T) {
 func TestServeFlags(t *testing.T) {
 	data := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb syncBuffer
+	var out, errb testutil.SyncBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- runServe(ctx, []string{"--data", data, "--listen", "127.0.0.1:0", "--app", "app-id/only",

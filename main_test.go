@@ -9,9 +9,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/chatfs/chatfs/internal/testutil"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -236,7 +237,7 @@ func TestEmbeddedMountUsesGeneratedTokens(t *testing.T) {
 		skipFUSE(t, "fusermount3 is missing")
 	}
 	state, mnt := t.TempDir(), t.TempDir()
-	var out, errb syncBuffer
+	var out, errb testutil.SyncBuffer
 	done := make(chan int, 1)
 	go func() { done <- run([]string{"mount", "--state", state, "--settle", "50ms", mnt}, &out, &errb) }()
 	unmounted := false
@@ -279,24 +280,6 @@ func TestEmbeddedMountUsesGeneratedTokens(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // waitFor polls cond every 20ms for up to d.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {

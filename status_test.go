@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatfs/chatfs/internal/testutil"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -23,7 +25,7 @@ func TestStatusOfLiveMount(t *testing.T) {
 		skipFUSE(t, "fusermount3 is missing")
 	}
 	state, mnt := t.TempDir(), t.TempDir()
-	var out, errb syncBuffer
+	var out, errb testutil.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run([]string{"mount", "--state", state, "--settle", "1h", "--max-size", "100000", mnt}, &out, &errb)

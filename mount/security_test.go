@@ -1,15 +1,15 @@
 package mount_test
 
 import (
-	"bytes"
 	"context"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/chatfs/chatfs/internal/testutil"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -20,28 +20,10 @@ import (
 	"github.com/chatfs/chatfs/remote/emulator"
 )
 
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestSecretsNeverLogged runs uploads, reads, refused reads and failures at
 // debug level, and greps every log line for the token and share-secrets.
 func TestSecretsNeverLogged(t *testing.T) {
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	svc := newService(t, emulator.Options{Logger: logger})
 	h := newHarness(t, svc, "", func(o *mount.Options, a *config.App) {

@@ -1,7 +1,6 @@
 package emulator
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/chatfs/chatfs/internal/testutil"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -181,26 +182,8 @@ func TestClose(t *testing.T) {
 	e.requireError(e.get("/org/app", uuid, nil), 503, "service_unavailable", "ServiceUnavailableException", "the server is closed")
 }
 
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 func TestLogsOneLinePerRequestWithoutSecrets(t *testing.T) {
-	var buf syncBuffer
+	var buf testutil.SyncBuffer
 	e := newEnv(t, Options{Logger: slog.New(slog.NewTextHandler(&buf, nil))})
 	uuid, secret := e.put("/org/app", []byte("secret stuff"), map[string]string{"restrict-access": "true"})
 	e.get("/org/app", uuid+"?share-secret="+secret, nil)
