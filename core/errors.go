@@ -10,6 +10,4 @@ var (
 	ErrNotExist = errors.New("no such file")
 	// ErrTooLarge: a write or truncate past the size limit.
 	ErrTooLarge = errors.New("file exceeds the size limit")
-	// ErrNotSupported: an operation chatfs does not offer here.
-	ErrNotSupported = errors.New("operation not supported")
 )

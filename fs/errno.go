@@ -28,8 +28,6 @@ func errno(log *slog.Logger, op string, err error) syscall.Errno {
 		return syscall.ENOENT
 	case errors.Is(err, core.ErrTooLarge), remote.IsTooLarge(err):
 		return syscall.EFBIG
-	case errors.Is(err, core.ErrNotSupported):
-		return syscall.ENOTSUP
 	case errors.Is(err, context.Canceled):
 		return syscall.EINTR
 	case remote.IsForbidden(err), remote.IsUnauthorized(err), remote.IsAppNotFound(err):
