@@ -5,7 +5,6 @@ import (
 	"context"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -24,33 +23,14 @@ import (
 // TestStatusShowsFailuresAndCache: chatfs status lists a failed upload
 // with its reason and counts the download cache's bytes and files.
 func TestStatusShowsFailuresAndCache(t *testing.T) {
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		skipFUSE(t, "/dev/fuse is missing")
-	}
-	fusermount, err := exec.LookPath("fusermount3")
-	if err != nil {
-		skipFUSE(t, "fusermount3 is missing")
-	}
 	emuDir := t.TempDir()
 	emu, err := emulator.Start(context.Background(), "127.0.0.1:0", emulator.Options{Dir: emuDir, MaxSize: 100, Logger: discard()})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = emu.Stop() })
-	state, mnt := t.TempDir(), t.TempDir()
-	var out, errb testutil.SyncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run([]string{"mount", "--host", emu.URL, "--app-id", demoApp, "--token-file", filepath.Join(emuDir, "token"),
-			"--state", state, "--settle", "50ms", mnt}, &out, &errb)
-	}()
-	t.Cleanup(func() {
-		_ = exec.Command(fusermount, "-u", "-z", mnt).Run()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-		}
-	})
+	mnt := t.TempDir()
+	startCLIMount(t, mnt, "--host", emu.URL, "--app-id", demoApp, "--token-file", filepath.Join(emuDir, "token"),
+		"--state", t.TempDir(), "--settle", "50ms")
 	upload := filepath.Join(mnt, demoApp, "upload")
-	waitFor(t, 15*time.Second, "the mount", func() bool { _, err := os.Stat(upload); return err == nil })
 	// Within --max-size (10 MB by default) but over the server's 100 bytes: 413.
 	require.NoError(t, os.WriteFile(filepath.Join(upload, "big.txt"), bytes.Repeat([]byte("x"), 1000), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(upload, "small.txt"), []byte("0123456789"), 0o644))

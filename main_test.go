@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatfs/chatfs/internal/testutil"
-
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -229,28 +227,8 @@ func TestEmbeddedCredentials(t *testing.T) {
 // no host: the embedded emulator checks AccessToken2 tokens, the mount
 // generates them, and an upload goes through; no secret reaches the logs.
 func TestEmbeddedMountUsesGeneratedTokens(t *testing.T) {
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		skipFUSE(t, "/dev/fuse is missing")
-	}
-	fusermount, err := exec.LookPath("fusermount3")
-	if err != nil {
-		skipFUSE(t, "fusermount3 is missing")
-	}
 	state, mnt := t.TempDir(), t.TempDir()
-	var out, errb testutil.SyncBuffer
-	done := make(chan int, 1)
-	go func() { done <- run([]string{"mount", "--state", state, "--settle", "50ms", mnt}, &out, &errb) }()
-	unmounted := false
-	t.Cleanup(func() {
-		if !unmounted {
-			_ = exec.Command(fusermount, "-u", "-z", mnt).Run()
-			<-done
-		}
-	})
-	waitFor(t, 15*time.Second, "the mount", func() bool {
-		_, err := os.Stat(filepath.Join(mnt, demoApp, "upload"))
-		return err == nil
-	})
+	m := startCLIMount(t, mnt, "--state", state, "--settle", "50ms")
 	require.NoError(t, os.WriteFile(filepath.Join(mnt, demoApp, "upload", "hello.txt"), []byte("hello"), 0o644))
 	waitFor(t, 15*time.Second, "the upload", func() bool {
 		_, err := os.Readlink(filepath.Join(mnt, demoApp, "by-name", "hello.txt"))
@@ -260,18 +238,18 @@ func TestEmbeddedMountUsesGeneratedTokens(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "hello", string(got))
 
-	require.NoError(t, exec.Command(fusermount, "-u", mnt).Run())
-	unmounted = true
+	require.NoError(t, exec.Command(m.fusermount, "-u", mnt).Run())
 	select {
-	case code := <-done:
-		assert.Equal(t, 0, code, errb.String())
+	case code := <-m.done:
+		assert.Equal(t, 0, code, m.errb.String())
+		m.done <- code
 	case <-time.After(20 * time.Second):
 		t.Fatal("chatfs mount did not return after unmount")
 	}
 
 	cert, err := accesstoken.ReadCertFile(filepath.Join(state, "data", "embedded", "app_certificate"))
 	require.NoError(t, err)
-	logs := out.String() + errb.String()
+	logs := m.out.String() + m.errb.String()
 	assert.NotContains(t, logs, cert)
 	assert.NotContains(t, logs, "007eJ", "no AccessToken2 token in the logs")
 	assert.Contains(t, logs, "generated chat app token")
