@@ -48,6 +48,9 @@ const (
 	Uploading UploadState = "uploading"
 	Failed    UploadState = "failed"
 	Done      UploadState = "done" // uploaded and recorded; staged bytes not yet moved to the cache
+	// Held: complete (closed successfully) under a temporary name, so not
+	// to be uploaded; renamed to an ordinary name, it is queued.
+	Held UploadState = "held"
 )
 
 // Upload is one entry of the durable upload queue, keyed by (App, Path).

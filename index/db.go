@@ -37,6 +37,10 @@ type Options struct {
 	// Now is the clock used for Upload.Updated and queue ordering. Nil means
 	// time.Now.
 	Now func() time.Time
+	// MinFree is the space the index keeps free on its disk: writes (and
+	// Open) fail with ErrNoSpace below it. Zero means DefaultMinFree; a
+	// negative value turns the check off.
+	MinFree int64
 }
 
 // DB is the index: file records, by-name links and the upload queue.
@@ -49,13 +53,14 @@ type Options struct {
 // data as it was when the listing began and may call write methods.
 type DB struct {
 	// read only after Open
-	bdb    *badger.DB
-	dir    string // "" when in memory
-	log    *slog.Logger
-	now    func() time.Time
-	lock   *dirLock         // nil when in memory
-	inoSeq *badger.Sequence // allocates inode numbers, see allocIno
-	qSeq   *badger.Sequence // orders queue entries that become claimable at the same instant
+	bdb     *badger.DB
+	dir     string // "" when in memory
+	log     *slog.Logger
+	now     func() time.Time
+	lock    *dirLock         // nil when in memory
+	inoSeq  *badger.Sequence // allocates inode numbers, see allocIno
+	qSeq    *badger.Sequence // orders queue entries that become claimable at the same instant
+	minFree int64            // see Options.MinFree
 
 	closeOnce sync.Once
 	closeErr  error
@@ -71,7 +76,10 @@ type DB struct {
 // written by a newer schema. Entries left Uploading by a crash go back to
 // Waiting.
 func Open(dir string, o Options) (*DB, error) {
-	db := &DB{log: o.Logger, now: o.Now}
+	db := &DB{log: o.Logger, now: o.Now, minFree: o.MinFree}
+	if db.minFree == 0 {
+		db.minFree = DefaultMinFree
+	}
 	if db.log == nil {
 		db.log = slog.Default()
 	}
@@ -96,6 +104,10 @@ func Open(dir string, o Options) (*DB, error) {
 			return nil, err
 		}
 		db.dir, db.lock = dir, lock
+		if err := checkSpace(dir, db.minFree); err != nil {
+			db.lock.release()
+			return nil, fmt.Errorf("index: cannot open %s: %w", dir, err)
+		}
 		bo = bo.WithDir(dir).WithValueDir(dir)
 	}
 	bo = tune(bo).WithLogger(badgerLogger{db.log})
@@ -247,7 +259,13 @@ func tighten(p string, max fs.FileMode) error {
 // update runs fn in a read-write transaction, rerunning it when the commit
 // conflicts with a concurrent transaction. fn must not keep effects outside
 // the transaction: it may run several times.
+//
+// It fails with ErrNoSpace, writing nothing, when the disk is nearly full
+// (see DefaultMinFree).
 func (db *DB) update(fn func(txn *badger.Txn) error) error {
+	if err := checkSpace(db.dir, db.minFree); err != nil {
+		return err
+	}
 	for i := 0; ; i++ {
 		err := db.bdb.Update(fn)
 		if !errors.Is(err, badger.ErrConflict) || i >= maxRetries {

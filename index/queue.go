@@ -19,6 +19,8 @@ import (
 // State changes:
 //
 //	Enqueue:  any (or none)  → Waiting
+//	Hold:     any (or none)  → Held (complete, but under a temporary name)
+//	MarkFailed: any (or none) → Failed (refused locally: cut while written, ...)
 //	Claim:    Waiting        → Uploading
 //	Fail:     Uploading      → Waiting (retry) or Failed (permanent)
 //	Complete: Uploading      → Done (and the File is recorded)
@@ -27,7 +29,11 @@ import (
 //
 // An entry put back to Waiting by Open or Rename keeps its place in the
 // claim order.
-//	Remove:   any            → gone
+//	Remove, Invalidate: any  → gone
+//
+// An entry is the outbox's durable word that its staged file is complete:
+// a file with no entry was never closed successfully since its last change
+// (Invalidate drops the entry before a change reaches the disk).
 //
 // Fail and Complete change an entry only while it is Uploading: when the
 // file was queued again (Enqueue), renamed or removed during its upload, the
@@ -36,8 +42,9 @@ import (
 // path apart, so an uploader that re-queues a path should cancel the upload
 // of that path still in flight.
 //
-// Enqueue, Complete and Rename are synced to disk before they return;
-// Claim and Fail are not (lost, they only cause a retry).
+// Enqueue, Hold, MarkFailed, Invalidate, Complete and Rename are synced to
+// disk before they return; Claim, Fail and Remove are not (lost, they only
+// cause a retry, or leave an entry whose file is gone).
 
 // queueRecord is the stored form of an entry.
 type queueRecord struct {
@@ -133,6 +140,63 @@ func (db *DB) Enqueue(app, path string) error {
 		err = db.sync()
 	}
 	return wrap("enqueue", app, path, err)
+}
+
+// Hold records app/path as complete but not to be uploaded (a temporary
+// name): Held, with Error, Attempts and NotBefore cleared. Renamed to an
+// ordinary name and queued with Enqueue, it is uploaded. On disk when Hold
+// returns.
+func (db *DB) Hold(app, path string) error {
+	return db.setState(app, path, Held, "")
+}
+
+// MarkFailed records that app/path must not be uploaded until it changes:
+// Failed and Permanent, with reason in Error, whatever its state was (or
+// a new entry). On disk when MarkFailed returns.
+func (db *DB) MarkFailed(app, path, reason string) error {
+	return db.setState(app, path, Failed, reason)
+}
+
+// setState replaces the entry of app/path by one in state (Held or
+// Failed), out of the claim order, and syncs it.
+func (db *DB) setState(app, path string, state UploadState, reason string) error {
+	if err := checkEntry(app, path); err != nil {
+		return err
+	}
+	now := db.now()
+	err := db.update(func(txn *badger.Txn) error {
+		r, err := getQueue(txn, app, path)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		if err := unwait(txn, &r); err != nil {
+			return err
+		}
+		r = queueRecord{Upload: Upload{App: app, Path: path, State: state, Error: reason, Permanent: state == Failed, Updated: now}}
+		return putQueue(txn, &r)
+	})
+	if err == nil {
+		err = db.sync()
+	}
+	return wrap(string(state), app, path, err)
+}
+
+// Invalidate drops the entry of app/path, if any, and syncs the drop: the
+// staged file is about to change, and is not complete again until a writer
+// closes it. existed reports whether there was an entry.
+func (db *DB) Invalidate(app, path string) (existed bool, err error) {
+	if err := checkEntry(app, path); err != nil {
+		return false, err
+	}
+	err = db.update(func(txn *badger.Txn) error {
+		_, gerr := getQueue(txn, app, path)
+		existed = gerr == nil
+		return dropEntry(txn, app, path)
+	})
+	if err == nil && existed {
+		err = db.sync()
+	}
+	return existed, wrap("invalidate", app, path, err)
 }
 
 // Claim takes the Waiting entry of app that has been claimable the

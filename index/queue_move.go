@@ -10,8 +10,10 @@ import (
 
 // Rename moves the entry of app/oldPath to newPath and, when oldPath is a
 // directory, every entry under oldPath+"/" to the same place under
-// newPath+"/", in one transaction. An entry already at a destination is
-// replaced. Moved entries keep their state, except that an Uploading one
+// newPath+"/", in one transaction. Entries at newPath and under
+// newPath+"/" are dropped first, even when oldPath has none: rename(2)
+// replaced what stood there, and an entry must not vouch for a file it
+// does not describe. Moved entries keep their state, except that an Uploading one
 // becomes Waiting: the name being uploaded is stale (its in-flight
 // Complete or Fail will find no entry and change nothing). Renaming a
 // directory into itself or onto its ancestor is refused. It is on disk when Rename returns.
@@ -39,6 +41,17 @@ func (db *DB) Rename(app, oldPath, newPath string) error {
 		froms, err := entriesAt(txn, app, oldPath)
 		if err != nil {
 			return err
+		}
+		// Whatever stood at the destination is replaced, even by a file
+		// with no entry (one not complete): its entry must not vouch for it.
+		tos, err := entriesAt(txn, app, newPath)
+		if err != nil {
+			return err
+		}
+		for _, to := range tos {
+			if err := dropEntry(txn, app, to); err != nil {
+				return err
+			}
 		}
 		for _, from := range froms {
 			to := newPath + from[len(oldPath):]
