@@ -43,6 +43,8 @@ type Options struct {
 	NegativeTTL  time.Duration // how long a 404 for an unknown uuid is remembered; default 30s
 	Uploaders    int           // parallel uploads; default 4
 	RetryBackoff time.Duration // first pause after a failed upload; default 2s, doubling to 10min
+	Reserve      int64         // free bytes upload/ leaves on its disk; 0 = DefaultReserve, < 0 = no check
+	Sync         Syncer        // makes staged files durable; nil = fsync(2)
 	Logger       *slog.Logger
 	Now          func() time.Time
 }
@@ -78,6 +80,12 @@ func New(o Options) (*App, error) {
 	}
 	if o.RetryBackoff <= 0 {
 		o.RetryBackoff = 2 * time.Second
+	}
+	if o.Reserve == 0 {
+		o.Reserve = DefaultReserve
+	}
+	if o.Sync == nil {
+		o.Sync = osSyncer{}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

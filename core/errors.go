@@ -10,4 +10,7 @@ var (
 	ErrNotExist = errors.New("no such file")
 	// ErrTooLarge: a write or truncate past the size limit.
 	ErrTooLarge = errors.New("file exceeds the size limit")
+	// ErrEmpty: a staged file of 0 bytes, which the service refuses ("file
+	// must be provided."); it is refused locally with this clearer reason.
+	ErrEmpty = errors.New("the file is empty: the service does not accept empty files")
 )

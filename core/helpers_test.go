@@ -294,11 +294,34 @@ func (e *env) path(rel string) string {
 	return filepath.Join(e.ob.Dir(), filepath.FromSlash(rel))
 }
 
-// write writes a file in upload/ the way fs/ does: Opened, write, Closed.
+// write writes a file in upload/ the way fs/ does: Opened, Modify, write,
+// Flushed, Closed.
 func (e *env) write(rel string, data []byte) {
-	id := e.ob.Opened(rel)
+	id := e.open(rel)
 	e.writeDisk(rel, data)
+	e.close(id)
+}
+
+// open opens a writer on rel that is about to change it, as fs/ does for
+// a create or a write.
+func (e *env) open(rel string) uint64 {
+	id := e.ob.Opened(rel)
+	require.NoError(e.t, e.ob.Modify(id))
+	return id
+}
+
+// close closes writer id successfully, as fs/ does: Flushed, then Closed.
+func (e *env) close(id uint64) {
+	require.NoError(e.t, e.ob.Flushed(id, nil))
 	e.ob.Closed(id)
+}
+
+// touch sets rel's times by name, as touch(1) does: the user's word that
+// the file is whole.
+func (e *env) touch(rel string) {
+	id := e.ob.Opened(rel)
+	e.ob.Touched(id)
+	e.close(id)
 }
 
 // writeDisk writes a staged file without telling the outbox.

@@ -6,9 +6,11 @@ import (
 	"io/fs"
 	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chatfs/chatfs/index"
@@ -30,13 +32,20 @@ type Outbox struct {
 	app  *App
 	dir  string
 	wake chan struct{}
+	sync Syncer
+
+	// markMu serialises the index writes that record whether a staged file
+	// is complete (see writers.go). LOCK ORDERING: markMu before mu.
+	markMu   sync.Mutex
+	diskFull atomic.Bool  // the staging disk was full at the last check
+	busy     atomic.Int32 // uploads being worked on, see Busy
 
 	// LOCK ORDERING: Outbox.mu is a leaf: nothing else is locked while it is
 	// held, and no disk or network I/O happens under it. While an upload is
 	// being recorded and its file moved out of upload/ (finishing), events
 	// on that path wait for it outside the lock.
 	mu        sync.Mutex
-	writers   map[uint64]string        // writable handle -> its file's path ("" once removed). GUARDED_BY(mu)
+	writers   map[uint64]*writer       // writable handle -> its state. GUARDED_BY(mu)
 	nextID    uint64                   // the last writable handle's id. GUARDED_BY(mu)
 	timers    map[string]*settle       // path -> its settle timer. GUARDED_BY(mu)
 	inflight  map[string]*flight       // path -> its upload in flight. GUARDED_BY(mu)
@@ -56,7 +65,8 @@ func newOutbox(a *App) (*Outbox, error) {
 		app:       a,
 		dir:       a.opts.OutboxDir,
 		wake:      make(chan struct{}, 1),
-		writers:   make(map[uint64]string),
+		sync:      a.opts.Sync,
+		writers:   make(map[uint64]*writer),
 		timers:    make(map[string]*settle),
 		inflight:  make(map[string]*flight),
 		finishing: make(map[string]chan struct{}),
@@ -86,7 +96,7 @@ func (o *Outbox) Opened(rel string) uint64 {
 	defer o.mu.Unlock()
 	o.waitFinishingLocked(rel)
 	o.nextID++
-	o.writers[o.nextID] = rel
+	o.writers[o.nextID] = &writer{path: rel}
 	o.stopLocked(rel)
 	return o.nextID
 }
@@ -94,8 +104,8 @@ func (o *Outbox) Opened(rel string) uint64 {
 // hasWriterLocked reports whether path has a writable handle open.
 // LOCKS_REQUIRED(mu)
 func (o *Outbox) hasWriterLocked(rel string) bool {
-	for _, p := range o.writers {
-		if p == rel {
+	for _, w := range o.writers {
+		if w.path == rel {
 			return true
 		}
 	}
@@ -105,8 +115,8 @@ func (o *Outbox) hasWriterLocked(rel string) bool {
 // hasWriterAtOrAboveLocked reports whether path, or a folder above it, has
 // a writable handle open. LOCKS_REQUIRED(mu)
 func (o *Outbox) hasWriterAtOrAboveLocked(rel string) bool {
-	for _, p := range o.writers {
-		if p != "" && under(rel, p) {
+	for _, w := range o.writers {
+		if w.path != "" && under(rel, w.path) {
 			return true
 		}
 	}
@@ -125,6 +135,14 @@ func (o *Outbox) pending(rel string) bool {
 func (o *Outbox) pendingLocked(rel string) bool {
 	_, settling := o.timers[rel]
 	return settling || o.hasWriterLocked(rel)
+}
+
+// heldLocked reports whether path must not be uploaded now: it is pending,
+// or a folder above it is held by a rename under way (fs/ holds both names
+// as brief writers; Renamed then moves its entry, putting it back to
+// Waiting). LOCKS_REQUIRED(mu)
+func (o *Outbox) heldLocked(rel string) bool {
+	return o.pendingLocked(rel) || o.hasWriterAtOrAboveLocked(rel)
 }
 
 // waitFinishingLocked waits until no upload at or below rel is being
@@ -152,23 +170,25 @@ func (o *Outbox) waitFinishingLocked(rel string) {
 func (o *Outbox) Closed(id uint64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	rel, ok := o.writers[id]
+	w, ok := o.writers[id]
 	delete(o.writers, id)
-	if ok && rel != "" && !o.hasWriterLocked(rel) {
-		o.scheduleLocked(rel)
+	if ok && w.path != "" && !o.hasWriterLocked(w.path) {
+		o.scheduleLocked(w.path)
 	}
 }
 
 // Removed records that path (a file, or a folder and all below it) is gone.
 func (o *Outbox) Removed(rel string) {
+	o.markMu.Lock()
+	defer o.markMu.Unlock()
 	o.mu.Lock()
 	o.waitFinishingLocked(rel)
 	for _, p := range o.underLocked(rel) {
 		o.stopLocked(p)
 	}
-	for id, p := range o.writers {
-		if under(p, rel) {
-			o.writers[id] = ""
+	for _, w := range o.writers {
+		if under(w.path, rel) {
+			w.path = ""
 		}
 	}
 	for p := range o.thumbs {
@@ -177,25 +197,32 @@ func (o *Outbox) Removed(rel string) {
 		}
 	}
 	o.mu.Unlock()
-	if err := o.app.opts.Index.Remove(o.app.opts.Name, rel); err != nil {
+	// Synced: a file made again under this name must not find the old
+	// entry vouching for it after a crash.
+	if _, err := o.app.opts.Index.Invalidate(o.app.opts.Name, rel); err != nil {
 		o.app.log.Warn("outbox: remove queue entry", "path", rel, "err", err)
 	}
 }
 
-// Renamed records that oldRel (a file or a folder) is now newRel. Pending
-// and running uploads under either name start over under the new one.
-func (o *Outbox) Renamed(oldRel, newRel string) {
+// Renamed records that oldRel (a file or a folder) is now newRel, after
+// the rename happened on disk. Pending and running uploads under either name
+// start over under the new one; entries move with their files. It syncs the
+// folders of both names, so that the new name survives a crash (an editor's
+// "x.part" -> "x" must not come back as the temporary name); an error means
+// that sync failed.
+func (o *Outbox) Renamed(oldRel, newRel string) error {
+	o.markMu.Lock()
 	o.mu.Lock()
 	o.waitFinishingLocked(oldRel)
 	o.waitFinishingLocked(newRel)
 	for _, p := range append(o.underLocked(oldRel), o.underLocked(newRel)...) {
 		o.stopLocked(p)
 	}
-	for id, p := range o.writers {
-		if under(p, oldRel) {
-			o.writers[id] = newRel + strings.TrimPrefix(p, oldRel)
-		} else if under(p, newRel) {
-			o.writers[id] = "" // replaced by the rename
+	for _, w := range o.writers {
+		if under(w.path, oldRel) {
+			w.path = newRel + strings.TrimPrefix(w.path, oldRel)
+		} else if under(w.path, newRel) {
+			w.path = "" // replaced by the rename
 		}
 	}
 	moved := map[string]index.File{}
@@ -212,7 +239,23 @@ func (o *Outbox) Renamed(oldRel, newRel string) {
 	if err := o.app.opts.Index.Rename(o.app.opts.Name, oldRel, newRel); err != nil {
 		o.app.log.Warn("outbox: rename queue entry", "from", oldRel, "to", newRel, "err", err)
 	}
+	o.markMu.Unlock()
+	var err error
+	for _, d := range uniq(path.Dir(newRel), path.Dir(oldRel)) {
+		if serr := o.sync.Dir(filepath.Join(o.dir, filepath.FromSlash(d))); serr != nil && err == nil {
+			err = serr
+		}
+	}
 	o.settleTree(newRel)
+	return err
+}
+
+// uniq returns a, and b when it differs from a.
+func uniq(a, b string) []string {
+	if a == b {
+		return []string{a}
+	}
+	return []string{a, b}
 }
 
 // settleTree schedules every regular file at or below rel.
@@ -284,7 +327,10 @@ func (o *Outbox) scheduleLocked(rel string) {
 	o.timers[rel] = st
 }
 
-// settled queues path once its timer ran out with nothing else happening.
+// settled queues path once its timer ran out with nothing else happening,
+// if it is complete: its entry says so (see writers.go). A Failed entry
+// stays failed until the file is changed or touched; a file with no entry
+// was changed and never closed successfully since, and is marked failed.
 func (o *Outbox) settled(rel string, st *settle) {
 	o.mu.Lock()
 	if o.timers[rel] != st || o.hasWriterLocked(rel) {
@@ -294,10 +340,37 @@ func (o *Outbox) settled(rel string, st *settle) {
 	delete(o.timers, rel)
 	o.mu.Unlock()
 	fi, err := os.Lstat(filepath.Join(o.dir, filepath.FromSlash(rel)))
+	if err == nil && fi.IsDir() {
+		// A folder held by a rename that did not happen (or by mkdir):
+		// entries below it that uploaders left claimed meanwhile settle.
+		o.settleTree(rel)
+		return
+	}
 	if err != nil || !fi.Mode().IsRegular() {
 		return
 	}
-	if err := o.app.opts.Index.Enqueue(o.app.opts.Name, rel); err != nil {
+	o.markMu.Lock()
+	defer o.markMu.Unlock()
+	if o.pending(rel) {
+		return // opened or changed again while we looked
+	}
+	idx, app := o.app.opts.Index, o.app.opts.Name
+	u, err := idx.GetUpload(app, rel)
+	switch {
+	case errors.Is(err, index.ErrNotFound):
+		err = idx.MarkFailed(app, rel, reasonNotClose)
+	case err != nil:
+	case u.State == index.Waiting:
+		o.kick()
+		return
+	case u.State == index.Uploading, u.State == index.Held:
+		// Left claimed while it settled, or complete under a temporary
+		// name and now renamed to an ordinary one.
+		err = idx.Enqueue(app, rel)
+	default: // Failed stays failed; Done is being finished
+		return
+	}
+	if err != nil {
 		o.app.log.Error("outbox: enqueue", "path", rel, "err", err)
 		return
 	}
@@ -321,12 +394,20 @@ func (o *Outbox) State(rel string) (state index.UploadState, reason string, ok b
 	}
 	o.mu.Lock()
 	pending := o.pendingLocked(rel)
+	writer := o.hasWriterLocked(rel)
 	o.mu.Unlock()
 	u, err := o.app.opts.Index.GetUpload(o.app.opts.Name, rel)
 	switch {
+	case err == nil && u.State == index.Failed && !writer:
+		// Failed for good (cut, too large, refused): settling does not
+		// change that, only a change or a touch does.
+		return u.State, u.Error, true
 	case err == nil && !pending:
-		if u.State == index.Done {
+		switch u.State {
+		case index.Done:
 			u.State = index.Uploading
+		case index.Held:
+			u.State = index.Waiting
 		}
 		return u.State, u.Error, true
 	case err == nil || errors.Is(err, index.ErrNotFound):

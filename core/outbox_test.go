@@ -21,16 +21,16 @@ func TestOutboxSettlesAfterLastWriter(t *testing.T) {
 	fr := newFakeRemote()
 	e := startEnv(t, fr, nil)
 
-	first := e.ob.Opened("a.txt")
-	second := e.ob.Opened("a.txt")
+	first := e.open("a.txt")
+	second := e.open("a.txt")
 	e.writeDisk("a.txt", []byte("hello"))
-	e.ob.Closed(first)
+	e.close(first)
 	state, _, ok := e.ob.State("a.txt")
 	require.True(t, ok)
 	assert.Equal(t, index.Waiting, state)
 	quietFor(t, fr, 10*e.opts.SettleDelay, 0)
 
-	e.ob.Closed(second)
+	e.close(second)
 	f := e.record("a.txt")
 	quietFor(t, fr, 10*e.opts.SettleDelay, 1)
 	assert.Equal(t, []byte("hello"), fr.calls()[0].Body)
@@ -136,7 +136,7 @@ func TestOutboxWriterDuringUpload(t *testing.T) {
 	e.write("a.txt", []byte("old"))
 	waitFor(t, func() bool { return len(fr.calls()) == 1 }, "first upload")
 
-	id := e.ob.Opened("a.txt")
+	id := e.open("a.txt")
 	waitFor(t, func() bool { return len(fr.done()) == 1 }, "the upload to be cancelled")
 	require.ErrorIs(t, fr.calls()[0].Err, context.Canceled)
 	// While the writer is open the worker must sleep, not claim the path
@@ -147,7 +147,7 @@ func TestOutboxWriterDuringUpload(t *testing.T) {
 	assert.Less(t, e.clock.reads.Load()-before, int64(20), "uploaders spin while a writer is open")
 	require.Len(t, fr.calls(), 1)
 	e.writeDisk("a.txt", []byte("new content"))
-	e.ob.Closed(id)
+	e.close(id)
 
 	f := e.record("a.txt")
 	quietFor(t, fr, 5*e.opts.SettleDelay, 2)
@@ -194,9 +194,9 @@ func TestOutboxChangeByNameSettlesAgain(t *testing.T) {
 	fr := newFakeRemote()
 	e := startEnv(t, fr, func(o *core.Options) { o.SettleDelay = 300 * time.Millisecond })
 	e.writeDisk("a.txt", []byte("x"))
-	e.ob.Closed(e.ob.Opened("a.txt"))
+	e.touch("a.txt")
 	time.Sleep(e.opts.SettleDelay / 3)
-	e.ob.Closed(e.ob.Opened("a.txt")) // restarts the timer
+	e.touch("a.txt") // restarts the timer
 	again := time.Now()
 	e.record("a.txt")
 	require.Len(t, fr.calls(), 1)
@@ -245,7 +245,7 @@ func TestOutboxReopenDuringUploadSettlesFirst(t *testing.T) {
 	e.write("a.txt", []byte("x"))
 	waitFor(t, func() bool { return len(fr.calls()) == 1 }, "first upload")
 
-	e.ob.Closed(e.ob.Opened("a.txt")) // e.g. touch
+	e.touch("a.txt") // e.g. touch
 	reopened := time.Now()
 	close(closed)
 	f := e.record("a.txt")

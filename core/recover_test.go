@@ -45,9 +45,11 @@ func TestRecoverFinishesDoneEntry(t *testing.T) {
 	quietFor(t, fr, 10*e.opts.SettleDelay, 0)
 }
 
-// Start queues staged files the queue does not hold (temporary names
-// excepted) and drops entries whose file is gone.
-func TestRecoverQueuesStagedFilesAndDropsGhosts(t *testing.T) {
+// Start marks failed the staged files the queue does not hold (they were
+// being written when chatfs stopped: likely a prefix), never uploads them
+// until they are touched, and drops entries whose file is gone. Files
+// closed successfully (queued) upload as before.
+func TestRecoverFailsCutFilesAndDropsGhosts(t *testing.T) {
 	t.Parallel()
 	fr := newFakeRemote()
 	e := newEnv(t, fr, nil)
@@ -62,13 +64,21 @@ func TestRecoverQueuesStagedFilesAndDropsGhosts(t *testing.T) {
 	e.start()
 	_, err := e.idx.GetUpload(testApp, "ghost.txt")
 	assert.ErrorIs(t, err, index.ErrNotFound, "entry without a file is dropped at start")
-	e.record("x.txt")
-	e.record("dir/y.txt")
 	e.record("queued.txt")
-	quietFor(t, fr, 10*e.opts.SettleDelay, 3)
-	assert.ElementsMatch(t, []string{"x.txt", "y.txt", "queued.txt"}, e.files())
+	for _, rel := range []string{"x.txt", "dir/y.txt"} {
+		state, reason, ok := e.ob.State(rel)
+		require.True(t, ok)
+		assert.Equal(t, index.Failed, state, rel)
+		assert.Contains(t, reason, "stopped while it was being written", rel)
+	}
+	quietFor(t, fr, 10*e.opts.SettleDelay, 1)
+	assert.ElementsMatch(t, []string{"queued.txt"}, e.files())
 	assert.True(t, e.exists(".z"))
 	assert.True(t, e.exists("dir/.cache/w.txt"))
+
+	// Touched, the user's word that it is whole: uploaded.
+	e.touch("x.txt")
+	e.record("x.txt")
 }
 
 // A video waits for its thumbnail sibling, uploaded first, and records it.
@@ -77,7 +87,7 @@ func TestVideoWaitsForThumbnailSibling(t *testing.T) {
 	fr := newFakeRemote()
 	e := startEnv(t, fr, nil)
 	// The thumbnail is still being written when the video settles.
-	id := e.ob.Opened("clip.mp4.thumb.jpg")
+	id := e.open("clip.mp4.thumb.jpg")
 	e.writeDisk("clip.mp4.thumb.jpg", jpegBytes)
 	e.write("clip.mp4", mp4Bytes)
 	waitFor(t, func() bool {
@@ -85,7 +95,7 @@ func TestVideoWaitsForThumbnailSibling(t *testing.T) {
 		return strings.Contains(reason, "thumbnail")
 	}, "the video to wait for its thumbnail")
 	assert.Empty(t, fr.calls())
-	e.ob.Closed(id)
+	e.close(id)
 
 	video := e.record("clip.mp4")
 	thumb := e.record("clip.mp4.thumb.jpg")

@@ -20,6 +20,10 @@ import (
 // maxRetryBackoff bounds the pause between attempts of a failing upload.
 const maxRetryBackoff = 10 * time.Minute
 
+// diskFullPoll is how often uploaders look for space again while the
+// disk is full (a write that finds space wakes them sooner).
+const diskFullPoll = 5 * time.Second
+
 // DefaultTTL is how long the service keeps files unless configured otherwise.
 const DefaultTTL = 7 * 24 * time.Hour
 
@@ -68,8 +72,16 @@ func (o *Outbox) recover() error {
 			_ = idx.Remove(app, p)
 		case serr != nil:
 			_ = idx.Remove(app, p)
+		case u.State == index.Held && !isTempPath(p):
+			// Complete, renamed to an ordinary name just before the crash.
+			if err := idx.Enqueue(app, p); err != nil {
+				return err
+			}
 		}
 	}
+	// A staged file with no entry was being written when chatfs stopped
+	// (killed, crashed, or unmounted with the writer open): what arrived is
+	// likely a prefix. It stays, failed, until the user writes or touches it.
 	return filepath.WalkDir(o.dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || !d.Type().IsRegular() {
 			return nil
@@ -82,7 +94,8 @@ func (o *Outbox) recover() error {
 		if queued[r] || isTempPath(r) {
 			return nil
 		}
-		return idx.Enqueue(app, r)
+		o.app.log.Warn("upload: file cut while it was written, not uploaded", "path", r)
+		return idx.MarkFailed(app, r, reasonStopped)
 	})
 }
 
@@ -104,6 +117,7 @@ func (o *Outbox) close(grace time.Duration) {
 		delete(o.timers, p)
 	}
 	o.mu.Unlock()
+	o.markOpenWritersFailed()
 	done := make(chan struct{})
 	go func() { o.wg.Wait(); close(done) }()
 	select {
@@ -124,10 +138,10 @@ func (o *Outbox) worker() {
 			return
 		default:
 		}
-		u, ok, err := idx.Claim(app, o.app.opts.Now())
-		if err != nil {
-			o.app.log.Error("outbox: claim", "err", err)
+		if o.diskFull.Load() {
+			o.DiskFull() // says so once space is back
 		}
+		u, ok, err := idx.Claim(app, o.app.opts.Now())
 		if ok {
 			o.upload(u)
 			continue
@@ -135,6 +149,15 @@ func (o *Outbox) worker() {
 		wait := time.Minute
 		if next, ok := idx.NextWake(app); ok {
 			wait = min(wait, max(next.Sub(o.app.opts.Now()), 10*time.Millisecond))
+		}
+		switch {
+		case errors.Is(err, index.ErrNoSpace):
+			// The index cannot record a claim: wait for space, said once.
+			o.noteDiskFull()
+			wait = diskFullPoll
+		case err != nil:
+			o.app.log.Error("outbox: claim", "err", err)
+			wait = max(wait, diskFullPoll)
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -148,20 +171,28 @@ func (o *Outbox) worker() {
 	}
 }
 
+// Busy is the number of claimed entries uploaders are working on (sending,
+// recording, or deciding what a failure means).
+func (o *Outbox) Busy() int { return int(o.busy.Load()) }
+
 // upload uploads one claimed entry and records the outcome.
 func (o *Outbox) upload(u index.Upload) {
+	o.busy.Add(1)
+	defer o.busy.Add(-1)
 	idx, app, log := o.app.opts.Index, o.app.opts.Name, o.app.log
 	if isTempPath(u.Path) {
 		// Queued, then renamed to a temporary name (or into a hidden
-		// folder): never uploaded. Renamed back, it settles and is queued.
-		_ = idx.Remove(app, u.Path)
+		// folder): never uploaded, but still complete. Renamed back, it
+		// settles and is queued.
+		_ = idx.Hold(app, u.Path)
 		return
 	}
 	o.mu.Lock()
-	if o.pendingLocked(u.Path) {
-		// Opened or changed again since it settled: leave it claimed, so
-		// no uploader takes it again and again while a writer has it open,
-		// nor before it has settled; its settle timer queues it again.
+	if o.heldLocked(u.Path) {
+		// Opened or changed again since it settled, or a folder above it is
+		// being renamed: leave it claimed, so no uploader takes it again
+		// and again while a writer has it open, nor before it has settled;
+		// its settle timer (or the rename) queues it again.
 		o.mu.Unlock()
 		return
 	}
@@ -185,16 +216,26 @@ func (o *Outbox) upload(u index.Upload) {
 	switch {
 	case err == nil:
 		log.Info("uploaded", "path", u.Path, "uuid", file.UUID, "size", file.Size)
-	case errors.Is(err, errGone):
-		_ = idx.Remove(app, u.Path)
-	case ctx.Err() != nil || errors.Is(err, errStale):
-		// Changed, renamed or removed while uploading (the event that
-		// cancelled us has re-queued or dropped it), or shutting down:
-		// leave it waiting for the next attempt or the next mount (or, while
-		// it has a writer or is settling, claimed until it has settled).
-		if cur, gerr := idx.GetUpload(app, u.Path); gerr == nil && cur.State == index.Uploading && !o.pending(u.Path) {
+	case errors.Is(err, errGone), ctx.Err() != nil, errors.Is(err, errStale):
+		// Gone, changed, renamed or removed while uploading (the event
+		// that cancelled us has re-queued or dropped it), or shutting down:
+		// leave it waiting for the next attempt or the next mount (or,
+		// while it has a writer, is settling or is being renamed, claimed
+		// until that is over). Under markMu, so that a rename under way
+		// has moved the entry, with the file, before we look.
+		o.markMu.Lock()
+		o.mu.Lock()
+		held := o.heldLocked(u.Path)
+		o.mu.Unlock()
+		cur, gerr := idx.GetUpload(app, u.Path)
+		switch {
+		case gerr != nil || cur.State != index.Uploading || held:
+		case errors.Is(err, errGone):
+			_ = idx.Remove(app, u.Path)
+		default:
 			_ = idx.Enqueue(app, u.Path)
 		}
+		o.markMu.Unlock()
 	case errors.Is(err, errThumbFirst):
 		wait := o.thumbWait(u.Path)
 		_ = idx.Fail(app, u.Path, reason(err), false, o.app.opts.Now().Add(wait))
@@ -236,6 +277,9 @@ func (o *Outbox) send(ctx context.Context, rel, full string) (remote.UploadResul
 	}
 	if st.Size() > o.app.opts.MaxSize {
 		return remote.UploadResult{}, index.File{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, st.Size(), o.app.opts.MaxSize)
+	}
+	if st.Size() == 0 {
+		return remote.UploadResult{}, index.File{}, ErrEmpty
 	}
 	head := make([]byte, 512)
 	n, _ := f.ReadAt(head, 0)
@@ -365,7 +409,7 @@ func (o *Outbox) kickAfter(d time.Duration) { time.AfterFunc(d, o.kick) }
 
 // permanent reports failures that retrying will not mend.
 func permanent(err error) bool {
-	return errors.Is(err, ErrTooLarge) || remote.IsInvalid(err) || remote.IsTooLarge(err) || remote.IsAppNotFound(err)
+	return errors.Is(err, ErrTooLarge) || errors.Is(err, ErrEmpty) || remote.IsInvalid(err) || remote.IsTooLarge(err) || remote.IsAppNotFound(err)
 }
 
 // reason is the text shown in user.chatfs.error.

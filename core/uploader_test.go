@@ -134,7 +134,7 @@ func TestUploadPermanentFailure(t *testing.T) {
 			assert.True(t, u.Permanent)
 
 			e.writeDisk("big.bin", []byte("0123")) // a truncate by name
-			e.ob.Closed(e.ob.Opened("big.bin"))
+			e.touch("big.bin")
 			f := e.record("big.bin")
 			assert.Len(t, fr.calls(), tc.calls+1)
 			assert.Equal(t, int64(4), f.Size)

@@ -28,6 +28,8 @@ func errno(log *slog.Logger, op string, err error) syscall.Errno {
 		return syscall.ENOENT
 	case errors.Is(err, core.ErrTooLarge), remote.IsTooLarge(err):
 		return syscall.EFBIG
+	case errors.Is(err, syscall.ENOSPC):
+		return syscall.ENOSPC // core.ErrNoSpace, index.ErrNoSpace: said once where they happen
 	case errors.Is(err, context.Canceled):
 		return syscall.EINTR
 	case remote.IsForbidden(err), remote.IsUnauthorized(err), remote.IsAppNotFound(err):

@@ -3,8 +3,6 @@ package fs
 import (
 	"context"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -67,24 +65,32 @@ const writeFlags = syscall.O_WRONLY | syscall.O_RDWR | syscall.O_TRUNC | syscall
 var _ = (gofs.NodeCreater)((*uploadNode)(nil))
 
 func (n *uploadNode) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
-	rel := n.child(name)
-	id := n.ob.Opened(rel)
+	id := n.ob.Opened(n.child(name))
+	if err := n.ob.Modify(id); err != nil {
+		n.ob.Closed(id)
+		return nil, nil, 0, errno(n.log, "create", err)
+	}
 	ch, fh, fl, en := n.LoopbackNode.Create(ctx, name, flags, mode&privateMode, out)
 	if en != 0 {
 		n.ob.Closed(id)
 		return nil, nil, 0, en
 	}
-	return ch, &uploadHandle{LoopbackFile: fh.(*gofs.LoopbackFile), node: n, id: id, dir: filepath.Dir(filepath.Join(n.RootData.Path, rel))}, fl, 0
+	return ch, &uploadHandle{LoopbackFile: fh.(*gofs.LoopbackFile), node: n, id: id}, fl, 0
 }
 
 var _ = (gofs.NodeOpener)((*uploadNode)(nil))
 
 func (n *uploadNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
 	write := flags&writeFlags != 0
-	rel := n.rel()
 	var id uint64
 	if write {
-		id = n.ob.Opened(rel)
+		id = n.ob.Opened(n.rel())
+		if flags&syscall.O_TRUNC != 0 {
+			if err := n.ob.Modify(id); err != nil {
+				n.ob.Closed(id)
+				return nil, 0, errno(n.log, "open", err)
+			}
+		}
 	}
 	fh, fl, en := n.LoopbackNode.Open(ctx, flags)
 	if en != 0 {
@@ -93,12 +99,7 @@ func (n *uploadNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, u
 		}
 		return nil, 0, en
 	}
-	h := &uploadHandle{LoopbackFile: fh.(*gofs.LoopbackFile), node: n}
-	if write {
-		h.id = id
-		h.dir = filepath.Dir(filepath.Join(n.RootData.Path, rel))
-	}
-	return h, fl, 0
+	return &uploadHandle{LoopbackFile: fh.(*gofs.LoopbackFile), node: n, id: id}, fl, 0
 }
 
 // privateMode keeps staged files and folders to their owner (0600 and
@@ -114,27 +115,62 @@ func (n *uploadNode) Mkdir(ctx context.Context, name string, mode uint32, out *f
 var _ = (gofs.NodeSetattrer)((*uploadNode)(nil))
 
 func (n *uploadNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
-	if size, ok := in.GetSize(); ok {
-		if err := n.ob.CheckSize(int64(size)); err != nil {
-			return errno(n.log, "truncate", err)
-		}
-	}
 	if m, ok := in.GetMode(); ok {
 		in.Mode = m & privateMode
 	}
-	if h, ok := f.(*uploadHandle); ok {
-		f = h.LoopbackFile
-	}
-	if f != nil || n.IsDir() {
-		// Through an open handle, whose release settles the file; or a
-		// folder's times and mode, which nothing uploads.
+	if n.IsDir() {
+		// A folder's times and mode: nothing uploads them.
+		if h, ok := f.(*uploadHandle); ok {
+			f = h.LoopbackFile
+		}
 		return n.LoopbackNode.Setattr(ctx, f, in, out)
 	}
-	// By name (truncate(2), utimes): a brief writer, so that no upload of
-	// the old content is recorded while the change happens.
-	id := n.ob.Opened(n.rel())
-	defer n.ob.Closed(id)
-	return n.LoopbackNode.Setattr(ctx, f, in, out)
+	h, ok := f.(*uploadHandle)
+	if !ok || h.id == 0 {
+		// By name (truncate(2), utimes, chmod): a brief writer of its own,
+		// so that no upload of the old content is recorded while the
+		// change happens, and that vouches for the file once it is done.
+		id := n.ob.Opened(n.rel())
+		defer n.ob.Closed(id)
+		lf, _ := f.(*uploadHandle)
+		h = &uploadHandle{node: n, id: id}
+		if lf != nil {
+			h.LoopbackFile = lf.LoopbackFile
+		}
+		if en := h.setattr(ctx, in, out); en != 0 {
+			return en
+		}
+		return errno(n.log, "setattr", n.ob.Flushed(id, nil))
+	}
+	return h.setattr(ctx, in, out)
+}
+
+// setattr changes the attributes of h's file through the outbox: a size
+// within the limit is a change, times are the user's word the file is
+// whole, and a failure marks the file failed.
+func (h *uploadHandle) setattr(ctx context.Context, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	n := h.node
+	if size, ok := in.GetSize(); ok {
+		if err := n.ob.Truncate(h.id, int64(size)); err != nil {
+			return errno(n.log, "truncate", err)
+		}
+	}
+	_, atime := in.GetATime()
+	_, mtime := in.GetMTime()
+	if atime || mtime {
+		n.ob.Touched(h.id)
+	}
+	var f gofs.FileHandle
+	if h.LoopbackFile != nil {
+		f = h.LoopbackFile
+	}
+	en := n.LoopbackNode.Setattr(ctx, f, in, out)
+	if en != 0 {
+		if _, ok := in.GetSize(); ok {
+			n.ob.Failed(h.id, en)
+		}
+	}
+	return en
 }
 
 var _ = (gofs.NodeRenamer)((*uploadNode)(nil))
@@ -163,20 +199,7 @@ func (n *uploadNode) Rename(ctx context.Context, name string, newParent gofs.Ino
 	if en := n.LoopbackNode.Rename(ctx, name, np.LoopbackNode, newName, flags); en != 0 {
 		return en
 	}
-	n.ob.Renamed(oldRel, newRel)
-	// The new name is durable too: after a crash, an editor's
-	// "x.part" -> "x" must not come back as the temporary name, which is
-	// never uploaded.
-	dirs := []string{np.rel()}
-	if np != n {
-		dirs = append(dirs, n.rel())
-	}
-	for _, d := range dirs {
-		if err := syncDir(filepath.Join(n.RootData.Path, d)); err != nil {
-			return errno(n.log, "fsync dir", err)
-		}
-	}
-	return 0
+	return errno(n.log, "rename", n.ob.Renamed(oldRel, newRel))
 }
 
 var _ = (gofs.NodeUnlinker)((*uploadNode)(nil))
@@ -219,10 +242,21 @@ func (n *uploadNode) Symlink(ctx context.Context, target, name string, out *fuse
 var _ = (gofs.NodeMknoder)((*uploadNode)(nil))
 
 func (n *uploadNode) Mknod(ctx context.Context, name string, mode, rdev uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	if mode&syscall.S_IFMT == syscall.S_IFREG {
-		return n.LoopbackNode.Mknod(ctx, name, mode&privateMode, rdev, out)
+	if mode&syscall.S_IFMT != syscall.S_IFREG {
+		return nil, syscall.EPERM
 	}
-	return nil, syscall.EPERM
+	// An empty file, complete as made: a writer that vouches for it.
+	id := n.ob.Opened(n.child(name))
+	defer n.ob.Closed(id)
+	if err := n.ob.Modify(id); err != nil {
+		return nil, errno(n.log, "mknod", err)
+	}
+	ch, en := n.LoopbackNode.Mknod(ctx, name, mode&privateMode, rdev, out)
+	if en != 0 {
+		return nil, en
+	}
+	n.ob.Touched(id)
+	return ch, errno(n.log, "mknod", n.ob.Flushed(id, nil))
 }
 
 var _ = (gofs.NodeCopyFileRanger)((*uploadNode)(nil))
@@ -233,15 +267,30 @@ func (n *uploadNode) CopyFileRange(ctx context.Context, fhIn gofs.FileHandle, of
 	return 0, syscall.EOPNOTSUPP
 }
 
-// Upload state xattrs.
+// Upload state xattrs; xattrDisk is on upload/ itself.
 const (
 	xattrState = "user.chatfs.state"
 	xattrError = "user.chatfs.error"
+	xattrDisk  = "user.chatfs.disk"
 )
+
+// isRoot reports whether n is upload/ itself.
+func (n *uploadNode) isRoot() bool { return n.EmbeddedInode() == n.RootData.RootNode.EmbeddedInode() }
+
+// diskState is what user.chatfs.disk says of the staging disk.
+func diskState(ob *core.Outbox) string {
+	if ob.DiskFull() {
+		return "full: writes to upload/ fail with ENOSPC and uploads wait until space is freed"
+	}
+	return "ok"
+}
 
 var _ = (gofs.NodeGetxattrer)((*uploadNode)(nil))
 
 func (n *uploadNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	if n.isRoot() && attr == xattrDisk {
+		return copyXattr(dest, diskState(n.ob))
+	}
 	state, reason, ok := n.ob.State(n.rel())
 	switch {
 	case !ok:
@@ -258,6 +307,9 @@ var _ = (gofs.NodeListxattrer)((*uploadNode)(nil))
 func (n *uploadNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
 	state, reason, ok := n.ob.State(n.rel())
 	var names []string
+	if n.isRoot() {
+		names = append(names, xattrDisk)
+	}
 	if ok {
 		names = append(names, xattrState)
 		if reason != "" && state != index.Uploading {
@@ -286,57 +338,62 @@ func (n *uploadNode) Removexattr(ctx context.Context, attr string) syscall.Errno
 	return syscall.ENODATA
 }
 
-// uploadHandle is an open file of upload/. Writes past the size limit fail
-// with EFBIG; Flush makes the bytes durable before close returns.
+// uploadHandle is an open file of upload/. Writes go through the outbox,
+// which refuses them past the size limit (EFBIG) or the disk's reserve
+// (ENOSPC) and keeps the file's completeness; Flush makes the bytes
+// durable before close returns.
 type uploadHandle struct {
 	*gofs.LoopbackFile
 	node *uploadNode
 	id   uint64 // the outbox's writer id; 0 for read-only handles
-	dir  string // the staging directory to fsync, for writable handles
 }
 
 var _ = (gofs.FileWriter)((*uploadHandle)(nil))
 
 func (h *uploadHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
-	if err := h.node.ob.CheckSize(off + int64(len(data))); err != nil {
-		return 0, syscall.EFBIG
+	if err := h.node.ob.Write(h.id, off, int64(len(data))); err != nil {
+		return 0, errno(h.node.log, "write", err)
 	}
-	return h.LoopbackFile.Write(ctx, data, off)
+	n, en := h.LoopbackFile.Write(ctx, data, off)
+	if en != 0 {
+		h.node.ob.Failed(h.id, en)
+	}
+	return n, en
 }
 
 var _ = (gofs.FileAllocater)((*uploadHandle)(nil))
 
 func (h *uploadHandle) Allocate(ctx context.Context, off uint64, size uint64, mode uint32) syscall.Errno {
-	if err := h.node.ob.CheckSize(int64(off + size)); err != nil {
-		return syscall.EFBIG
+	if err := h.node.ob.Truncate(h.id, int64(off+size)); err != nil {
+		return errno(h.node.log, "allocate", err)
 	}
-	return h.LoopbackFile.Allocate(ctx, off, size, mode)
+	en := h.LoopbackFile.Allocate(ctx, off, size, mode)
+	if en != 0 {
+		h.node.ob.Failed(h.id, en)
+	}
+	return en
 }
 
 var _ = (gofs.FileFlusher)((*uploadHandle)(nil))
 
-// Flush runs on every close: for a writable handle it fsyncs the file and
-// its directory, so that once close returns success a crash loses nothing.
+// Flush runs on every close: for a writable handle the outbox makes the
+// bytes and the name durable and records whether the file is complete, so
+// that once close returns success a crash loses nothing.
 func (h *uploadHandle) Flush(ctx context.Context) syscall.Errno {
 	if h.id != 0 {
-		if en := h.LoopbackFile.Fsync(ctx, 0); en != 0 {
-			return en
-		}
-		if err := syncDir(h.dir); err != nil {
-			return errno(h.node.log, "fsync dir", err)
+		if err := h.node.ob.Flushed(h.id, h); err != nil {
+			return errno(h.node.log, "close", err)
 		}
 	}
 	return h.LoopbackFile.Flush(ctx)
 }
 
-// syncDir fsyncs a staging directory, making the names in it durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
+// Sync fsyncs the staged file (core.SyncFile).
+func (h *uploadHandle) Sync() error {
+	if en := h.LoopbackFile.Fsync(context.Background(), 0); en != 0 {
+		return en
 	}
-	defer d.Close()
-	return d.Sync()
+	return nil
 }
 
 var _ = (gofs.FileReleaser)((*uploadHandle)(nil))

@@ -48,6 +48,8 @@ type Options struct {
 	// NoPassthrough turns FUSE passthrough of cached files off.
 	NoPassthrough bool
 	Logger        *slog.Logger
+	// Sync makes staged files durable; nil means fsync(2). Tests count it.
+	Sync core.Syncer
 }
 
 // Mount is a live mount.
@@ -147,6 +149,7 @@ func newApp(o Options, a App, idx *index.DB, c *cache.Cache) (*core.App, error) 
 		SettleDelay:  o.SettleDelay,
 		Uploaders:    o.Uploaders,
 		RetryBackoff: o.UploadBackoff,
+		Sync:         o.Sync,
 		Logger:       o.Logger,
 	})
 }
