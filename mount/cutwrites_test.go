@@ -1,0 +1,382 @@
+package mount_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/chatfs/chatfs/config"
+	"github.com/chatfs/chatfs/core"
+	"github.com/chatfs/chatfs/mount"
+	"github.com/chatfs/chatfs/remote/emulator"
+)
+
+// uploadState reads a staged file's user.chatfs.state and user.chatfs.error.
+func uploadState(t *testing.T, p string) (state, reason string) {
+	t.Helper()
+	buf := make([]byte, 4096)
+	n, err := unix.Getxattr(p, "user.chatfs.state", buf)
+	require.NoError(t, err, "state of %s", p)
+	state = string(buf[:n])
+	if n, err := unix.Getxattr(p, "user.chatfs.error", buf); err == nil {
+		reason = string(buf[:n])
+	}
+	return state, reason
+}
+
+// requireNotUploaded proves that the files named are never uploaded: a
+// sentinel closed after them is uploaded (uploads go in queue order), and
+// by then the service has stored only the sentinels and what was expected.
+func (h *harness) requireNotUploaded(t *testing.T, wantUploads int64, names ...string) {
+	t.Helper()
+	sentinel := fmt.Sprintf("sentinel-%d.txt", time.Now().UnixNano())
+	require.NoError(t, os.WriteFile(h.path("upload", sentinel), []byte("after"), 0o600))
+	h.waitUploaded(sentinel)
+	for _, name := range names {
+		_, err := os.Lstat(h.path("by-name", name))
+		assert.ErrorIs(t, err, os.ErrNotExist, "%s was uploaded", name)
+	}
+	assert.Equal(t, wantUploads, h.svc.emu.Stats().Uploads)
+}
+
+// A file whose writing failed — past the size limit through write,
+// truncate, fallocate, cp, dd — is never uploaded: it stays in upload/ as
+// failed with the reason, until the user touches it (their word that it is
+// whole) or writes it again. An empty file is refused locally, clearly.
+func TestCutWritesStayFailed(t *testing.T) {
+	svc := newService(t, emulator.Options{})
+	h := newHarness(t, svc, "", func(o *mount.Options, a *config.App) { a.MaxSize = 1 << 20 })
+	src := filepath.Join(t.TempDir(), "big.bin")
+	big := randomBytes(t, (1<<20)+4096)
+	require.NoError(t, os.WriteFile(src, big, 0o600))
+	const limitReason = "limit"
+
+	cases := []struct {
+		name string
+		cut  func(p string) error
+		why  string
+	}{
+		{"write.bin", func(p string) error { return os.WriteFile(p, big, 0o600) }, limitReason},
+		{"ftruncate.bin", func(p string) error {
+			f, err := os.Create(p)
+			require.NoError(t, err)
+			defer f.Close()
+			return f.Truncate(2 << 20)
+		}, limitReason},
+		{"fallocate.bin", func(p string) error {
+			f, err := os.Create(p)
+			require.NoError(t, err)
+			defer f.Close()
+			return unix.Fallocate(int(f.Fd()), 0, 0, 2<<20)
+		}, limitReason},
+		{"cp.bin", func(p string) error { return exec.Command("cp", src, p).Run() }, limitReason},
+		{"dd.bin", func(p string) error {
+			return exec.Command("dd", "if="+src, "of="+p, "bs=64k", "status=none").Run()
+		}, limitReason},
+		{"empty.txt", func(p string) error { return os.WriteFile(p, nil, 0o600) }, "empty"},
+	}
+	for _, tc := range cases {
+		p := h.path("upload", tc.name)
+		err := tc.cut(p)
+		if tc.why == limitReason {
+			require.Error(t, err, tc.name)
+		} else {
+			require.NoError(t, err, tc.name)
+		}
+	}
+	for _, tc := range cases {
+		p := h.path("upload", tc.name)
+		var state, reason string
+		eventually(t, 5*time.Second, tc.name+" to fail", func() bool {
+			state, reason = uploadState(t, p)
+			return state == "failed"
+		})
+		assert.Contains(t, reason, tc.why, tc.name)
+	}
+	h.requireNotUploaded(t, 1, "write.bin", "ftruncate.bin", "fallocate.bin", "cp.bin", "dd.bin", "empty.txt")
+	_, reason := uploadState(t, h.path("upload", "write.bin"))
+	assert.Contains(t, reason, "larger than this app's limit of 1048576 bytes")
+
+	// A failed file survives a remount as failed.
+	h.unmount()
+	h.mount(func(o *mount.Options, a *config.App) { a.MaxSize = 1 << 20 })
+	state, _ := uploadState(t, h.path("upload", "cp.bin"))
+	assert.Equal(t, "failed", state)
+
+	// Touched: the user's word. Uploaded as it stands (the first MiB).
+	now := time.Now()
+	require.NoError(t, os.Chtimes(h.path("upload", "cp.bin"), now, now))
+	uuid := h.waitUploaded("cp.bin")
+	got, err := os.ReadFile(h.path("files", uuid))
+	require.NoError(t, err)
+	assert.Equal(t, big[:1<<20], got)
+
+	// Written again, whole: uploaded.
+	require.NoError(t, os.WriteFile(h.path("upload", "dd.bin"), big[:1000], 0o600))
+	uuid = h.waitUploaded("dd.bin")
+	got, err = os.ReadFile(h.path("files", uuid))
+	require.NoError(t, err)
+	assert.Equal(t, big[:1000], got)
+}
+
+// A writer open when the mount is killed, or when it is unmounted, leaves
+// a file that the next mount shows as failed ("chatfs stopped while it was
+// being written") and never uploads; files closed before upload as ever.
+func TestStoppedWhileWritingStaysFailed(t *testing.T) {
+	requireFUSE(t)
+	svc := newService(t, emulator.Options{})
+
+	t.Run("kill -9", func(t *testing.T) {
+		state, mnt := t.TempDir(), t.TempDir()
+		child := startChild(t, mnt, state, closedPort(t), svc.emu.Token())
+		whole := randomBytes(t, 300_000)
+		require.NoError(t, os.WriteFile(filepath.Join(mnt, appID, "upload", "whole.bin"), whole, 0o600))
+		f, err := os.Create(filepath.Join(mnt, appID, "upload", "cut.bin"))
+		require.NoError(t, err)
+		_, err = f.Write(randomBytes(t, 200_000))
+		require.NoError(t, err)
+		require.NoError(t, child.Process.Signal(syscall.SIGKILL))
+		_, _ = child.Process.Wait()
+		_ = f.Close()
+		lazyUnmount(mnt)
+
+		before := svc.emu.Stats().Uploads
+		h := newHarness(t, svc, state)
+		uuid := h.waitUploaded("whole.bin")
+		got, err := os.ReadFile(h.path("files", uuid))
+		require.NoError(t, err)
+		assert.Equal(t, whole, got)
+		st, reason := uploadState(t, h.path("upload", "cut.bin"))
+		assert.Equal(t, "failed", st)
+		assert.Contains(t, reason, "chatfs stopped while it was being written")
+		h.requireNotUploaded(t, before+2, "cut.bin")
+	})
+
+	t.Run("unmount with a writer open", func(t *testing.T) {
+		state := t.TempDir()
+		h := newHarness(t, svc, state)
+		f, err := os.Create(h.path("upload", "open.bin"))
+		require.NoError(t, err)
+		_, err = f.Write([]byte("the first half"))
+		require.NoError(t, err)
+		h.unmount()
+		_ = f.Close()
+
+		before := svc.emu.Stats().Uploads
+		h2 := newHarness(t, svc, state)
+		st, reason := uploadState(t, h2.path("upload", "open.bin"))
+		assert.Equal(t, "failed", st)
+		assert.Contains(t, reason, "chatfs stopped")
+		h2.requireNotUploaded(t, before+1, "open.bin")
+	})
+}
+
+// Closing a file whose folder was renamed while it was open succeeds (the
+// folder to sync is where the file is now), and the file is uploaded.
+func TestCloseAfterFolderRenamed(t *testing.T) {
+	svc := newService(t, emulator.Options{})
+	h := newHarness(t, svc, "")
+	require.NoError(t, os.Mkdir(h.path("upload", "d"), 0o700))
+	f, err := os.Create(h.path("upload", "d", "moved.txt"))
+	require.NoError(t, err)
+	_, err = f.Write([]byte("moved while open"))
+	require.NoError(t, err)
+	require.NoError(t, os.Rename(h.path("upload", "d"), h.path("upload", "e")))
+	require.NoError(t, f.Close())
+	uuid := h.waitUploaded("moved.txt")
+	got, err := os.ReadFile(h.path("files", uuid))
+	require.NoError(t, err)
+	assert.Equal(t, "moved while open", string(got))
+}
+
+// countingSyncer counts the syncs the outbox asks for, then does them.
+type countingSyncer struct {
+	mu    sync.Mutex
+	files int
+	dirs  []string
+}
+
+func (c *countingSyncer) File(f core.SyncFile) error {
+	c.mu.Lock()
+	c.files++
+	c.mu.Unlock()
+	return f.Sync()
+}
+
+func (c *countingSyncer) Dir(dir string) error {
+	c.mu.Lock()
+	c.dirs = append(c.dirs, filepath.Base(dir))
+	c.mu.Unlock()
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+func (c *countingSyncer) counts() (int, []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.files, append([]string(nil), c.dirs...)
+}
+
+// The durability promise: when close returns, the file and its folder were
+// synced; when rename returns, both folders were. Removing any of those
+// syncs fails this test.
+func TestCloseAndRenameSync(t *testing.T) {
+	svc := newService(t, emulator.Options{})
+	cs := &countingSyncer{}
+	h := newHarness(t, svc, "", func(o *mount.Options, a *config.App) {
+		o.Sync = cs
+		o.SettleDelay = time.Hour // nothing leaves upload/ during the test
+	})
+	require.NoError(t, os.Mkdir(h.path("upload", "sub"), 0o700))
+	require.NoError(t, os.WriteFile(h.path("upload", "sub", "a.txt.part"), []byte("x"), 0o600))
+	files, dirs := cs.counts()
+	assert.Equal(t, 1, files, "close syncs the file")
+	assert.Equal(t, []string{"sub"}, dirs, "close syncs its folder")
+
+	require.NoError(t, os.Rename(h.path("upload", "sub", "a.txt.part"), h.path("upload", "a.txt")))
+	files, dirs = cs.counts()
+	assert.Equal(t, 1, files)
+	assert.ElementsMatch(t, []string{"sub", filepath.Base(h.m.Apps[0].Outbox().Dir()), "sub"}, dirs, "rename syncs both folders")
+
+	// A read-only open and close changes nothing and syncs nothing.
+	r, err := os.Open(h.path("upload", "a.txt"))
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, r)
+	require.NoError(t, r.Close())
+	files2, dirs2 := cs.counts()
+	assert.Equal(t, files, files2)
+	assert.Equal(t, len(dirs), len(dirs2))
+}
+
+// smallDisk mounts a tmpfs of size bytes for the test (root only) and
+// returns its path.
+func smallDisk(t *testing.T, size int64) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	dir := t.TempDir()
+	require.NoError(t, unix.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d,mode=0700", size)))
+	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
+	return dir
+}
+
+// fill writes a file of zeros into dir until dir's disk has about leave
+// bytes available, and returns its path.
+func fill(t *testing.T, dir string, leave int64) string {
+	t.Helper()
+	var st unix.Statfs_t
+	require.NoError(t, unix.Statfs(dir, &st))
+	avail := int64(st.Bavail) * int64(st.Bsize)
+	p := filepath.Join(dir, fmt.Sprintf("filler-%d", time.Now().UnixNano()))
+	if avail > leave {
+		require.NoError(t, os.WriteFile(p, make([]byte, avail-leave), 0o600))
+	}
+	return p
+}
+
+// A full state disk is an error, not a crash: writers get ENOSPC and their
+// files stay failed with the reason, the mount stays up and serves reads,
+// uploads stall while the index has no room and resume once space returns,
+// and opening the index on a full disk fails with a clear message.
+func TestFullDiskIsAnErrorNotACrash(t *testing.T) {
+	requireFUSE(t)
+	disk := smallDisk(t, 160<<20)
+	svc := newService(t, emulator.Options{})
+	state := filepath.Join(disk, "state")
+	h := newHarness(t, svc, state, func(o *mount.Options, a *config.App) { o.UploadBackoff = 50 * time.Millisecond })
+
+	// A file uploaded before the disk fills, to read later.
+	early := randomBytes(t, 100_000)
+	require.NoError(t, os.WriteFile(h.path("upload", "early.bin"), early, 0o600))
+	earlyUUID := h.waitUploaded("early.bin")
+
+	// Files copied in until the disk is full (down to upload/'s reserve).
+	var full error
+	var written int
+	for i := 0; i < 40 && full == nil; i++ {
+		full = os.WriteFile(h.path("upload", fmt.Sprintf("f%02d.bin", i)), randomBytes(t, 8<<20), 0o600)
+		if full == nil {
+			written++
+		}
+	}
+	require.ErrorIs(t, full, syscall.ENOSPC, "a writer on a full disk gets ENOSPC")
+	cut := h.path("upload", fmt.Sprintf("f%02d.bin", written))
+	st, reason := uploadState(t, cut)
+	assert.Equal(t, "failed", st)
+	assert.Contains(t, reason, "disk was full")
+	disk1 := getxattr(t, h.path("upload"), "user.chatfs.disk")
+	assert.Contains(t, disk1, "full", "upload/ says the disk is full")
+
+	// Reads still work.
+	got, err := os.ReadFile(h.path("files", earlyUUID))
+	require.NoError(t, err)
+	assert.Equal(t, early, got)
+
+	// A file whose uploads fail for now (the service answers 503).
+	var refuse atomic.Bool
+	refuse.Store(true)
+	hook := func(w http.ResponseWriter, r *http.Request, next http.Handler) bool {
+		if r.Method == http.MethodPost && refuse.Load() {
+			http.Error(w, `{"error":"busy"}`, http.StatusServiceUnavailable)
+			return true
+		}
+		return false
+	}
+	svc.hook.Store(&hook)
+	require.NoError(t, os.Remove(cut)) // room for one more file
+	late := randomBytes(t, 1000)
+	require.NoError(t, os.WriteFile(h.path("upload", "late.bin"), late, 0o600))
+	eventually(t, 10*time.Second, "an attempt of late.bin", func() bool {
+		_, reason := uploadState(t, h.path("upload", "late.bin"))
+		return reason != ""
+	})
+
+	// Another program fills the disk past the index's own reserve: the
+	// index refuses to write (no SIGBUS) and uploads stall; the mount
+	// still answers.
+	filler := fill(t, disk, 8<<20)
+	refuse.Store(false)
+	_, err = os.ReadDir(h.path("upload"))
+	require.NoError(t, err)
+	got, err = os.ReadFile(h.path("files", earlyUUID))
+	require.NoError(t, err)
+	assert.Equal(t, early, got)
+
+	// Space returns: late.bin and every whole file are uploaded.
+	require.NoError(t, os.Remove(filler))
+	uuid := h.waitUploaded("late.bin")
+	got, err = os.ReadFile(h.path("files", uuid))
+	require.NoError(t, err)
+	assert.Equal(t, late, got)
+	for i := 0; i < written; i++ {
+		h.waitUploaded(fmt.Sprintf("f%02d.bin", i))
+	}
+
+	// Opening the index on a full disk: a clear error, never a signal.
+	h.unmount()
+	filler = fill(t, disk, 4<<20)
+	dirs, err := config.StateDirs(state)
+	require.NoError(t, err)
+	_, err = mount.New(t.Context(), mount.Options{Mountpoint: t.TempDir(), Dirs: dirs, Logger: quietLogger(),
+		Apps: []mount.App{{App: h.app}}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "full")
+	require.NoError(t, os.Remove(filler))
+}
