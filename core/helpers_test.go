@@ -53,6 +53,9 @@ type fakeRemote struct {
 	ranges     bool // honour Range (Offset > 0)
 	noSize     bool // answer downloads with an unknown size, as without Content-Length
 	cutFirst   int  // when > 0, the first download's body fails after this many bytes
+	// uuid, if set, names the file stored by upload call n instead of a
+	// fresh uuid (a server that answers a uuid twice).
+	uuid func(n int) string
 
 	mu        sync.Mutex
 	sent      []sent
@@ -88,6 +91,9 @@ func (f *fakeRemote) Upload(ctx context.Context, req remote.UploadRequest) (remo
 			Restricted:  req.Restrict,
 			URI:         "https://chat.example/org/app/chatfiles",
 			Timestamp:   uploadTime,
+		}
+		if f.uuid != nil {
+			res.UUID = f.uuid(n)
 		}
 		s.UUID = res.UUID
 	}
