@@ -50,7 +50,7 @@ func TestUploadSuccessRecordsAndAdopts(t *testing.T) {
 	// Reading it back costs no download.
 	entry, err := e.app.Lookup(context.Background(), f.UUID)
 	require.NoError(t, err)
-	assert.Equal(t, int64(12), e.app.Size(entry))
+	assert.Equal(t, int64(12), size(e.app, entry))
 	assert.Zero(t, fr.downloadCount())
 }
 
