@@ -69,16 +69,28 @@ func (a *App) Size(e Entry) (int64, bool) {
 	return -1, false
 }
 
-// Stat returns the entry's size as Size does, except that a thumbnail's
-// size is never left unknown: its bytes are fetched (through the cache, so
-// reading it afterwards costs nothing) and the final size returned.
+// Stat returns the entry's size as Size does, but never leaves it unknown
+// for want of asking (stat saying 0 bytes makes tar and rsync copy an
+// empty file): a thumbnail's bytes are fetched, and its final size
+// returned; a file's download is started (or joined) until the server
+// announces a size. Either goes through the cache, so reading afterwards
+// costs no second download; a failed download is the error.
 func (a *App) Stat(ctx context.Context, e Entry) (int64, bool, error) {
 	n, final := a.Size(e)
-	if final || !e.Thumb {
+	if final || n >= 0 && !e.Thumb {
 		return n, final, nil
 	}
-	n, err := a.fetchWhole(ctx, e)
-	return n, err == nil, err
+	if e.Thumb {
+		n, err := a.fetchWhole(ctx, e)
+		return n, err == nil, err
+	}
+	h, err := a.Open(ctx, e)
+	if err != nil {
+		return -1, false, err
+	}
+	defer h.Close()
+	n, err = h.WaitSize(ctx)
+	return n, err == nil && h.Complete(), err
 }
 
 // fetchWhole fills the cache with an entry's bytes and returns their size.

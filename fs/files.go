@@ -144,9 +144,11 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 		return nil, 0, errno(n.log, "open", err)
 	}
 	fh := &readHandle{h: h, log: n.log}
-	if size, _ := n.app.Size(n.entry); size < 0 {
-		// Size unknown until the download answers: the kernel must not cut
-		// reads at a size of 0.
+	if _, final := n.app.Size(n.entry); !final {
+		// The size is unknown, or only announced by a download that may
+		// yet fail: the kernel must not cut reads at a size it was told
+		// (0, or one that later proves wrong), nor turn a failed download
+		// into an end of file.
 		return fh, fuse.FOPEN_DIRECT_IO, 0
 	}
 	n.mu.Lock()
