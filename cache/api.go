@@ -34,8 +34,12 @@ import (
 // Fetcher opens the remote bytes of one cache entry from offset on. It
 // returns the body, the offset the body really starts at (offset, or 0 when
 // the server ignored the range), and the entry's total size (-1 if unknown).
-// The cache calls it again, at the offset reached, after a body error that
-// Options.Retryable accepts.
+// It is expected to retry transient failures itself: the cache calls it
+// again only to resume a body that broke off (an error Options.Retryable
+// accepts) after bytes arrived, at the offset reached. When a body ends
+// and neither the opener nor the Fetcher gave a size, the cache calls it
+// once more at the last byte's offset, and the entry is complete only if
+// that answer announces a size equal to the bytes received.
 //
 // The context passed to a Fetcher is detached from any reader's context: it
 // carries the values of the Open that started the fill, but no deadline or
@@ -49,16 +53,17 @@ type Options struct {
 	// MaxBytes bounds the bytes of complete entries, default 1 GiB; entries
 	// open or filling are never evicted, so usage may exceed it while they are.
 	MaxBytes int64
-	// FillAttempts is the number of fetches one fill may make, first
-	// included, default 5.
+	// FillAttempts bounds the fetches of one fill's body, first included,
+	// default 5 (plus one to confirm a size nobody announced). A fetch is
+	// made again only after the previous body broke off with bytes
+	// arrived; a fetch that fails ends the fill.
 	FillAttempts int
-	// Retryable reports whether an error of a Fetcher or of a body read is
-	// worth another fetch at the offset reached. Default: io.ErrUnexpectedEOF
-	// only. The cache's own errors (size mismatch, disk errors) are never
-	// retried.
+	// Retryable reports whether an error of a body read is worth resuming
+	// at the offset reached. Default: io.ErrUnexpectedEOF only. The cache's
+	// own errors (size mismatch, disk errors) are never retried.
 	Retryable func(error) bool
-	// Backoff is the first pause between fill attempts, default 200ms,
-	// doubling after each failed attempt.
+	// Backoff is the first pause before resuming a body, default 200ms,
+	// doubling after each resume.
 	Backoff time.Duration
 	// Now is the clock of last-access times, default time.Now.
 	Now func() time.Time
@@ -94,4 +99,8 @@ var (
 	// ErrSizeMismatch: the bytes received differ from the size announced by
 	// the opener or the Fetcher. Such a fill is never cached.
 	ErrSizeMismatch = errors.New("cache: size mismatch")
+	// ErrSizeUnconfirmed: a body ended cleanly without anyone having
+	// announced its size, and the Fetcher could not confirm it (see
+	// Fetcher). Such a fill is never cached: a cut body looks the same.
+	ErrSizeUnconfirmed = errors.New("cache: size not confirmed")
 )

@@ -59,6 +59,7 @@ type entry struct {
 	removed  bool          // Remove was called while open or filling: delete when idle
 	fill     *fill         // the running fill, nil if none
 	busy     chan struct{} // non-nil while Dir/<key> is renamed in or deleted outside mu; closed after
+	check    *record       // the record of a file found on disk, until its first Open checks it (verify.go)
 }
 
 // idle reports whether nothing uses e: it may be deleted or evicted.
@@ -131,6 +132,17 @@ func (c *Cache) load() error {
 			return fmt.Errorf("cache: %w", err)
 		}
 		e := &entry{}
+		if r, ok := readSum(filepath.Join(c.dir, name)); ok {
+			if r.size != fi.Size() {
+				// Cut since it was complete: fetch it again.
+				c.log.Warn("cache: entry cut, dropping it", "key", name, "size", fi.Size(), "recorded", r.size)
+				if err := os.Remove(filepath.Join(c.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return fmt.Errorf("cache: delete cut entry: %w", err)
+				}
+				continue
+			}
+			e.check = &r
+		}
 		c.entries[name] = e
 		c.setCompleteLocked(e, fi.Size(), fi.ModTime())
 	}

@@ -303,3 +303,59 @@ func TestAdoptWhileFilling(t *testing.T) {
 	assert.Equal(t, int64(len(data)), b)
 	assert.Equal(t, 1, n)
 }
+
+// An entry cut or damaged on disk between two runs is not served: it is
+// checked against the size and checksum recorded when it was filled (or
+// adopted), or against the size the opener knows, and fetched again.
+func TestDamagedEntryIsFetchedAgain(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "cache")
+	o := Options{Dir: dir, Backoff: time.Millisecond}
+	c, err := Open(o)
+	require.NoError(t, err)
+	data := randBytes(50_000)
+	const cut, flipped, adopted, unrecorded = "cut", "flipped", "adopted", "unrecorded"
+	for _, k := range []string{cut, flipped} {
+		h, err := c.Open(ctx, k, -1, (&fake{data: data}).fetch)
+		require.NoError(t, err)
+		_, err = readAll(ctx, h)
+		require.NoError(t, err)
+		require.NoError(t, h.Close())
+	}
+	adopt(t, c, adopted, data)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, unrecorded), data[:100], 0o600))
+
+	// Between two runs: one file cut, two with a byte changed.
+	require.NoError(t, os.Truncate(filepath.Join(dir, cut), 20_000))
+	for _, k := range []string{flipped, adopted} {
+		f, err := os.OpenFile(filepath.Join(dir, k), os.O_RDWR, 0)
+		require.NoError(t, err)
+		_, err = f.WriteAt([]byte{data[30_000] ^ 0xff}, 30_000)
+		require.NoError(t, err)
+		require.NoError(t, f.Close())
+	}
+
+	c2, err := Open(o)
+	require.NoError(t, err)
+	assert.False(t, c2.Has(cut), "a cut file is dropped when the cache opens")
+	for _, tc := range []struct {
+		key  string
+		size int64 // what the opener knows
+	}{{cut, -1}, {flipped, -1}, {adopted, -1}, {unrecorded, int64(len(data))}} {
+		f := &fake{data: data}
+		h, err := c2.Open(ctx, tc.key, tc.size, f.fetch)
+		require.NoError(t, err, tc.key)
+		got, err := readAll(ctx, h)
+		require.NoError(t, err, tc.key)
+		require.NoError(t, h.Close())
+		assert.Equal(t, data, got, tc.key)
+		assert.Len(t, f.calls(), 1, "%s is fetched again", tc.key)
+	}
+	// Checked once: the next Open is a plain hit.
+	h, err := c2.Open(ctx, flipped, -1, noFetch(t))
+	require.NoError(t, err)
+	got, err := readAll(ctx, h)
+	require.NoError(t, err)
+	require.NoError(t, h.Close())
+	assert.Equal(t, data, got)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -143,9 +144,13 @@ func (f *fill) download() (int64, error) {
 	f.rf = rf
 	f.mu.Unlock()
 
-	n, err := f.copyWithRetry(wf)
+	p, err := f.copyWithRetry(wf)
+	n := p.filled
 	if err == nil {
 		err = wf.Sync()
+	}
+	if err == nil {
+		recordSum(wf, n, p.sum.Sum32(), f.c.log)
 	}
 	if cerr := wf.Close(); err == nil {
 		err = cerr
@@ -165,37 +170,71 @@ func (f *fill) download() (int64, error) {
 // goroutine uses it.
 type progress struct {
 	filled int64
-	size   int64 // -1 while unknown
+	size   int64       // -1 while unknown
+	sum    hash.Hash32 // crc32c of the bytes written, recorded with the entry
 }
 
-// copyWithRetry fetches and writes the body, fetching again at the offset
-// reached after a retryable error, up to FillAttempts fetches.
-func (f *fill) copyWithRetry(wf *os.File) (int64, error) {
+// copyWithRetry fetches and writes the body. A body cut after bytes
+// arrived (a retryable error) is resumed at the offset reached, up to
+// FillAttempts fetches in all; a fetch that fails before any byte arrives
+// ends the fill, since the Fetcher's client has already retried it. A body
+// whose length nobody announced is confirmed before it counts as complete.
+func (f *fill) copyWithRetry(wf *os.File) (progress, error) {
 	f.mu.Lock()
-	p := progress{size: f.size}
+	p := progress{size: f.size, sum: newSum()}
 	f.mu.Unlock()
 	buf := make([]byte, copyBufSize)
 	pause := f.c.o.Backoff
 	for attempt := 1; ; attempt++ {
+		before := p.filled
 		retry, err := f.attempt(wf, buf, &p)
 		if err == nil {
-			return p.filled, nil
+			return p, f.confirm(&p)
 		}
 		if !retry || !f.c.o.Retryable(err) {
-			return p.filled, err
+			return p, err
 		}
 		if p.size >= 0 && p.filled == p.size {
 			// The body failed after its last byte: everything announced is here.
-			return p.filled, nil
+			return p, nil
+		}
+		if p.filled == before {
+			return p, err
 		}
 		if attempt >= f.c.o.FillAttempts {
-			return p.filled, fmt.Errorf("after %d attempts: %w", attempt, err)
+			return p, fmt.Errorf("after %d attempts: %w", attempt, err)
 		}
-		f.c.log.Debug("cache: fill retry", "key", f.key, "offset", p.filled, "attempt", attempt, "err", err)
+		f.c.log.Debug("cache: fill resumes", "key", f.key, "offset", p.filled, "attempt", attempt, "err", err)
 		t := time.NewTimer(pause)
 		<-t.C
 		pause *= 2
 	}
+}
+
+// confirm checks the length of a body that ended cleanly without anyone
+// announcing its size (HTTP/1.0 without Content-Length, chunked): such an
+// end looks the same whether the body is whole or cut. One more fetch, of
+// the last byte, must announce a total (a Content-Range total or a
+// Content-Length) equal to the bytes received; otherwise the fill fails.
+func (f *fill) confirm(p *progress) error {
+	if p.size >= 0 {
+		return nil
+	}
+	f.c.fetches.Add(1)
+	body, _, size, err := f.fetch(f.ctx, max(p.filled-1, 0))
+	if body != nil {
+		body.Close()
+	}
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: %d bytes arrived; asking for the size: %v", ErrSizeUnconfirmed, p.filled, err)
+	case size < 0:
+		return fmt.Errorf("%w: %d bytes arrived and the server announces no size", ErrSizeUnconfirmed, p.filled)
+	case size != p.filled:
+		return fmt.Errorf("%w: body ended at %d bytes, the server announces %d", ErrSizeMismatch, p.filled, size)
+	}
+	p.size = size
+	return nil
 }
 
 // attempt makes one fetch at p.filled and copies its body. retry reports
@@ -243,6 +282,7 @@ func (f *fill) attempt(wf *os.File, buf []byte, p *progress) (retry bool, err er
 			if _, err := wf.Write(buf[:n]); err != nil {
 				return false, err
 			}
+			_, _ = p.sum.Write(buf[:n])
 			p.filled += int64(n)
 			f.c.downloaded.Add(int64(n))
 			f.mu.Lock()

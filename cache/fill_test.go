@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -352,7 +353,7 @@ func TestFetchErrors(t *testing.T) {
 		var ce *codeError
 		require.ErrorAs(t, err, &ce)
 		assert.Equal(t, 503, ce.code)
-		assert.Len(t, f.calls(), DefaultFillAttempts)
+		assert.Len(t, f.calls(), 1, "the Fetcher's client retries; the cache does not retry around it")
 	})
 	t.Run("body error not retryable", func(t *testing.T) {
 		c := newCache(t, nil)
@@ -430,7 +431,15 @@ func TestUnknownAndEmptySize(t *testing.T) {
 	ctx := context.Background()
 	c := newCache(t, nil)
 	data := randBytes(5000)
-	fetch, pw, _ := pipeFetcher(-1)
+	body, pw, _ := pipeFetcher(-1)
+	calls := 0
+	fetch := func(ctx context.Context, off int64) (io.ReadCloser, int64, int64, error) {
+		if calls++; calls == 1 {
+			return body(ctx, off)
+		}
+		// The confirmation of the size nobody announced.
+		return io.NopCloser(bytes.NewReader(data[off:])), off, int64(len(data)), nil
+	}
 	h, err := c.Open(ctx, key, -1, fetch)
 	require.NoError(t, err)
 	defer h.Close()
@@ -480,4 +489,55 @@ func TestWaitSizeContext(t *testing.T) {
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	_, err = h.ReadAt(ctx, make([]byte, 1), 0)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
+}
+
+// A body that ends cleanly (HTTP/1.0 without Content-Length closed early, a
+// clean chunked end) when nobody announced a size is not complete until one
+// more answer announces a size equal to the bytes received.
+func TestCleanEndOfUnknownSizeIsConfirmed(t *testing.T) {
+	data := randBytes(10_000)
+	for _, tc := range []struct {
+		name    string
+		body    int   // bytes the first body gives before a clean end
+		confirm int64 // size the confirming answer announces
+		want    error // nil: complete
+	}{
+		{"whole body, size confirmed", len(data), int64(len(data)), nil},
+		{"cut body, true size announced", 4000, int64(len(data)), ErrSizeMismatch},
+		{"whole body, no size ever", len(data), -1, ErrSizeUnconfirmed},
+		{"cut body, no size ever", 4000, -1, ErrSizeUnconfirmed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			c := newCache(t, nil)
+			var mu sync.Mutex
+			var offsets []int64
+			fetch := func(_ context.Context, off int64) (io.ReadCloser, int64, int64, error) {
+				mu.Lock()
+				offsets = append(offsets, off)
+				n := len(offsets)
+				mu.Unlock()
+				if n == 1 {
+					return io.NopCloser(bytes.NewReader(data[:tc.body])), 0, -1, nil
+				}
+				return io.NopCloser(bytes.NewReader(data[off:])), off, tc.confirm, nil
+			}
+			h, err := c.Open(ctx, key, -1, fetch)
+			require.NoError(t, err)
+			got, err := readAll(ctx, h)
+			require.NoError(t, h.Close())
+			mu.Lock()
+			assert.Equal(t, []int64{0, int64(tc.body - 1)}, offsets, "one more fetch, of the last byte")
+			mu.Unlock()
+			if tc.want != nil {
+				assert.ErrorIs(t, err, tc.want)
+				assert.False(t, c.Has(key), "never cached as complete")
+				assert.Empty(t, dirNames(t, c.dir))
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, data, got)
+			assert.True(t, c.Has(key))
+		})
+	}
 }

@@ -140,6 +140,37 @@ func (h *Handle) WaitSize(ctx context.Context) (int64, error) {
 	}
 }
 
+// Wait waits until all the entry's bytes are on disk and returns its size,
+// or returns the fill's error if the fill failed, or ctx.Err() if ctx ends
+// first (which does not disturb the fill).
+func (h *Handle) Wait(ctx context.Context) (int64, error) {
+	if h.closed.Load() {
+		return -1, os.ErrClosed
+	}
+	if h.f == nil {
+		return h.size, nil
+	}
+	f := h.f
+	for {
+		f.mu.Lock()
+		if f.done {
+			n, err := f.filled, f.err
+			f.mu.Unlock()
+			if err != nil {
+				return -1, err
+			}
+			return n, nil
+		}
+		changed := f.waitLocked()
+		f.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return -1, ctx.Err()
+		}
+	}
+}
+
 // Complete reports whether all the entry's bytes are on disk.
 func (h *Handle) Complete() bool {
 	if h.f == nil {

@@ -42,6 +42,12 @@ func (c *Cache) Open(ctx context.Context, key string, size int64, fetch Fetcher)
 			}
 			continue
 		}
+		if e != nil && e.complete && (e.check != nil || size >= 0 && size != e.size) {
+			if err := c.checkLocked(key, e, size); err != nil {
+				return nil, err
+			}
+			continue // checked (and dropped if damaged): look again
+		}
 		if e != nil && e.complete {
 			e.open++
 			e.removed = false
@@ -86,6 +92,49 @@ func (c *Cache) Open(ctx context.Context, key string, size int64, fetch Fetcher)
 		}
 		return &Handle{c: c, key: key, e: e, f: f, size: -1}, nil
 	}
+}
+
+// checkLocked checks a complete entry before its first use: against the
+// record of a file found on disk (verify.go), and against the size the
+// opener knows. A damaged entry is deleted, so that the caller's next look
+// starts a fill. It unlocks c.mu; the caller looks at the entry again.
+// An entry of the wrong size that other Handles hold open cannot be
+// deleted under them: it is marked removed and the opener gets
+// ErrSizeMismatch. LOCKS_REQUIRED(c.mu)
+func (c *Cache) checkLocked(key string, e *entry, size int64) error {
+	if size >= 0 && size != e.size && !e.idle() {
+		e.removed = true
+		c.mu.Unlock()
+		return fmt.Errorf("%w: cached %d bytes, expected %d", ErrSizeMismatch, e.size, size)
+	}
+	want := e.check
+	e.check = nil
+	e.busy = make(chan struct{})
+	c.mu.Unlock()
+	var err error
+	if size >= 0 && size != e.size {
+		err = fmt.Errorf("%w: cached %d bytes, expected %d", ErrSizeMismatch, e.size, size)
+	} else if want != nil {
+		err = verifyFile(c.path(key), *want)
+	}
+	c.mu.Lock()
+	close(e.busy)
+	e.busy = nil
+	if err == nil {
+		c.mu.Unlock()
+		return nil
+	}
+	c.log.Warn("cache: entry damaged, fetching it again", "key", key, "err", err)
+	if !e.idle() || !e.complete {
+		c.mu.Unlock()
+		return nil
+	}
+	c.beginDeleteLocked(e)
+	c.mu.Unlock()
+	if err := c.finishDelete(key, e); err != nil {
+		return err
+	}
+	return nil
 }
 
 // lostFile drops a complete entry whose file could not be opened, after
@@ -197,6 +246,7 @@ func (c *Cache) Adopt(key, path string) error {
 	now := c.o.Now()
 	size, err := c.moveIn(key, path)
 	if err == nil {
+		sumFile(c.path(key), c.log)
 		// The last access, where the next Open finds it.
 		_ = os.Chtimes(c.path(key), now, now)
 	}

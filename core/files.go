@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"strings"
 	"sync"
@@ -53,16 +54,53 @@ func (e Entry) cacheKey() string {
 
 func hasThumb(f index.File) bool { return f.HasThumb || f.ThumbUUID != "" }
 
-// Size is the entry's size in bytes: from the index, or from the cache
-// once the bytes have been seen; -1 when not yet known.
-func (a *App) Size(e Entry) int64 {
+// Size is the entry's size in bytes, -1 when not yet known, and whether
+// it is final: recorded in the index (our uploads, or a download that
+// completed), or the size of the complete cached bytes. A size that is not
+// final is one a download in progress announced, and may prove wrong.
+func (a *App) Size(e Entry) (int64, bool) {
 	if !e.Thumb && e.File.Size >= 0 {
-		return e.File.Size
+		return e.File.Size, true
 	}
-	if n, ok := a.opts.Cache.SizeOf(e.cacheKey()); ok {
-		return n
+	key := e.cacheKey()
+	if n, ok := a.opts.Cache.SizeOf(key); ok {
+		return n, a.opts.Cache.Has(key)
 	}
-	return -1
+	return -1, false
+}
+
+// Stat returns the entry's size as Size does, but never leaves it unknown
+// for want of asking (stat saying 0 bytes makes tar and rsync copy an
+// empty file): a thumbnail's bytes are fetched, and its final size
+// returned; a file's download is started (or joined) until the server
+// announces a size. Either goes through the cache, so reading afterwards
+// costs no second download; a failed download is the error.
+func (a *App) Stat(ctx context.Context, e Entry) (int64, bool, error) {
+	n, final := a.Size(e)
+	if final || n >= 0 && !e.Thumb {
+		return n, final, nil
+	}
+	if e.Thumb {
+		n, err := a.fetchWhole(ctx, e)
+		return n, err == nil, err
+	}
+	h, err := a.Open(ctx, e)
+	if err != nil {
+		return -1, false, err
+	}
+	defer h.Close()
+	n, err = h.WaitSize(ctx)
+	return n, err == nil && h.Complete(), err
+}
+
+// fetchWhole fills the cache with an entry's bytes and returns their size.
+func (a *App) fetchWhole(ctx context.Context, e Entry) (int64, error) {
+	h, err := a.Open(ctx, e)
+	if err != nil {
+		return -1, err
+	}
+	defer h.Close()
+	return h.Wait(ctx)
 }
 
 // visible reports whether an entry is shown: expired files stay only while
@@ -96,11 +134,45 @@ func (a *App) Lookup(ctx context.Context, name string) (Entry, error) {
 	if err != nil {
 		return Entry{}, err
 	}
+	if thumb && !hasThumb(f) && f.MIME == "" && !f.Expired {
+		// Whether the server makes a thumbnail depends on the type.
+		if f, err = a.resolveMIME(ctx, f); err != nil {
+			return Entry{}, err
+		}
+	}
 	e := Entry{File: f, Thumb: thumb}
 	if (thumb && !hasThumb(f)) || !a.visible(e) {
 		return Entry{}, ErrNotExist
 	}
+	if thumb {
+		// stat must never give a thumbnail a size of 0 (tar and rsync
+		// would copy an empty file): it is small, so fetch it now.
+		if _, _, err := a.Stat(ctx, e); err != nil {
+			return Entry{}, err
+		}
+		return e, nil
+	}
+	if f.Size < 0 {
+		e.File = a.recordSize(f)
+	}
 	return e, nil
+}
+
+// recordSize records in the index the size of a file looked up by uuid
+// once its download has completed, the only size chatfs trusts for it.
+func (a *App) recordSize(f index.File) index.File {
+	if !a.opts.Cache.Has(f.UUID) {
+		return f
+	}
+	n, ok := a.opts.Cache.SizeOf(f.UUID)
+	if !ok {
+		return f
+	}
+	f.Size = n
+	if err := a.opts.Index.Put(&f); err != nil {
+		a.log.Warn("record size", "uuid", f.UUID, "err", err)
+	}
+	return f
 }
 
 // List calls fn for every visible entry of files/, in uuid order.
@@ -169,7 +241,11 @@ func (a *App) fetcher(e Entry) cache.Fetcher {
 			}
 			return nil, 0, 0, err
 		}
-		return d.Body, d.Offset, d.Size, nil
+		body, err := a.limit(d)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		return body, d.Offset, d.Size, nil
 	}
 }
 
@@ -226,56 +302,53 @@ func (a *App) runProbe(ctx context.Context, uuid string, p *probe, now time.Time
 	close(p.done)
 }
 
+// fetchUnknown asks the server for uuid and records what the answer's
+// headers tell: that the file exists, and its type when the server names a
+// specific one. It does not wait for the body (a slow server would stall
+// the lookup): the type is sniffed later, when asked for (resolveMIME).
+// The announced size is not recorded either: one wrong Content-Length
+// would make every later download fail its size check; the size is
+// recorded once a download completes (recordSize).
 func (a *App) fetchUnknown(ctx context.Context, uuid string) (index.File, error) {
 	d, err := a.opts.Remote.Download(ctx, remote.DownloadRequest{UUID: uuid})
 	if err != nil {
 		return index.File{}, err
 	}
-	head := make([]byte, 512)
-	n, err := io.ReadFull(d.Body, head)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		d.Body.Close()
-		return index.File{}, err
-	}
-	head = head[:n]
 	f := index.File{
 		App:      a.opts.Name,
 		UUID:     uuid,
-		Size:     d.Size,
-		MIME:     sniff(head, d.ContentType),
+		Size:     -1,
+		MIME:     headerType(d.ContentType),
 		Uploaded: a.opts.Now(),
 	}
-	// A size the server did not announce stays unknown (-1) here, even for
-	// a body shorter than the sniff buffer: a cut body reads the same. The
-	// cache learns the size when its fill completes.
 	f.HasThumb = isImage(f.MIME)
 	if err := a.opts.Index.Put(&f); err != nil {
 		d.Body.Close()
 		return index.File{}, err
 	}
-	a.seedCache(ctx, Entry{File: f}, io.MultiReader(strings.NewReader(string(head)), d.Body), d.Body)
+	body, err := a.limit(d)
+	if err != nil {
+		return f, nil // reads fail with the limit's error
+	}
+	a.seedCache(ctx, Entry{File: f}, body, d.Size)
 	return f, nil
 }
 
-// seedCache starts the cache's fill of e with a body already open, so the
-// probe's download is the one readers share. If the cache does not take the
-// body (the entry is complete, or another fill runs), it is closed.
-func (a *App) seedCache(ctx context.Context, e Entry, body io.Reader, closer io.Closer) {
+// seedCache starts the cache's fill of e with a body already open, whose
+// size the server announced (-1: none), so the probe's download is the one
+// readers share. If the cache does not take the body (the entry is
+// complete, or another fill runs), it is closed.
+func (a *App) seedCache(ctx context.Context, e Entry, body io.ReadCloser, size int64) {
 	var once sync.Once
 	take := func() (rc io.ReadCloser) {
-		once.Do(func() {
-			rc = struct {
-				io.Reader
-				io.Closer
-			}{body, closer}
-		})
+		once.Do(func() { rc = body })
 		return rc
 	}
 	next := a.fetcher(e)
 	fetch := func(ctx context.Context, offset int64) (io.ReadCloser, int64, int64, error) {
 		if rc := take(); rc != nil {
 			if offset == 0 {
-				return rc, 0, e.File.Size, nil
+				return rc, 0, size, nil
 			}
 			rc.Close()
 		}
@@ -299,6 +372,16 @@ func sniff(head []byte, serverType string) string {
 	if (t == "application/octet-stream" || strings.HasPrefix(t, "text/plain")) && serverType != "" &&
 		!strings.HasPrefix(serverType, "application/octet-stream") {
 		return serverType
+	}
+	return t
+}
+
+// headerType is the type a server's Content-Type names, when it names a
+// specific one; "" for none or a generic one (octet-stream, plain text).
+func headerType(ct string) string {
+	t, _, err := mime.ParseMediaType(ct)
+	if err != nil || t == "application/octet-stream" || t == "text/plain" {
+		return ""
 	}
 	return t
 }

@@ -90,14 +90,24 @@ func TestLookupProbesUnknownUUIDOnce(t *testing.T) {
 	}
 	f, err := e.idx.Get(testApp, uuidA)
 	require.NoError(t, err)
-	assert.Equal(t, int64(len(content)), f.Size)
-	assert.Equal(t, "text/plain; charset=utf-8", f.MIME)
-	assert.False(t, f.HasThumb)
+	assert.Contains(t, []int64{-1, int64(len(content))}, f.Size, "no size but one a completed download confirmed")
+	assert.Empty(t, f.MIME, "the type is sniffed when asked for, not during the lookup")
 
 	data, err := readAll(t, e.app, got[0])
 	require.NoError(t, err)
 	assert.Equal(t, content, data)
-	assert.Equal(t, 1, fr.downloadCount(), "probe and read share one download")
+	again, err := e.app.Lookup(context.Background(), uuidA)
+	require.NoError(t, err)
+	assert.Equal(t, int64(len(content)), again.File.Size, "recorded once the download completed")
+	xs, err := e.app.Xattrs(context.Background(), again, true)
+	require.NoError(t, err)
+	assert.Contains(t, xs, core.Xattr{Name: "user.mime_type", Value: "text/plain; charset=utf-8"})
+	f, err = e.idx.Get(testApp, uuidA)
+	require.NoError(t, err)
+	assert.Equal(t, int64(len(content)), f.Size)
+	assert.Equal(t, "text/plain; charset=utf-8", f.MIME)
+	assert.False(t, f.HasThumb)
+	assert.Equal(t, 1, fr.downloadCount(), "probe, read and sniff share one download")
 	_, err = e.app.Lookup(context.Background(), uuidA+core.ThumbSuffix)
 	assert.ErrorIs(t, err, core.ErrNotExist, "text has no thumbnail")
 }
@@ -127,7 +137,7 @@ func TestLookupProbeCutBodyOfUnknownSize(t *testing.T) {
 	fr := newFakeRemote()
 	content := bytes.Repeat([]byte("0123456789"), 200)
 	fr.files[uuidA] = content
-	fr.noSize, fr.cutFirst = true, 100
+	fr.noSize, fr.cutFirst, fr.ranges = true, 100, true
 	e := newEnv(t, fr, nil)
 
 	entry, err := e.app.Lookup(context.Background(), uuidA)
@@ -226,7 +236,6 @@ func TestForgetRemovesRecordAndCache(t *testing.T) {
 
 	entry, err := e.app.Lookup(ctx, uuidA)
 	require.NoError(t, err)
-	require.True(t, entry.File.HasThumb)
 	_, err = readAll(t, e.app, entry)
 	require.NoError(t, err)
 	thumb, err := e.app.Lookup(ctx, uuidA+core.ThumbSuffix)
@@ -244,4 +253,37 @@ func TestForgetRemovesRecordAndCache(t *testing.T) {
 
 	assert.ErrorIs(t, e.app.Forget("not-a-uuid"), core.ErrNotExist)
 	assert.ErrorIs(t, e.app.Forget(uuidB), index.ErrNotFound)
+}
+
+// A thumbnail's size is true whenever it is given: its lookup fetches it
+// (one download, shared through the cache with the reads that follow), so
+// stat never says 0 bytes for it.
+func TestThumbLookupKnowsItsSize(t *testing.T) {
+	t.Parallel()
+	fr := newFakeRemote()
+	fr.files[uuidA] = pngBytes
+	fr.files[uuidA+core.ThumbSuffix] = []byte("the thumbnail")
+	e := newEnv(t, fr, nil)
+	ctx := context.Background()
+
+	thumb, err := e.app.Lookup(ctx, uuidA+core.ThumbSuffix)
+	require.NoError(t, err)
+	assert.Equal(t, int64(len("the thumbnail")), size(e.app, thumb))
+	got, err := readAll(t, e.app, thumb)
+	require.NoError(t, err)
+	assert.Equal(t, []byte("the thumbnail"), got)
+	thumbs := 0
+	for _, d := range fr.downloads {
+		if d.Thumbnail {
+			thumbs++
+		}
+	}
+	assert.Equal(t, 1, thumbs, "lookup and read share one download")
+
+	// Dropped from the cache: stat fetches it again rather than say 0.
+	require.NoError(t, e.cache.Remove(uuidA+core.ThumbSuffix))
+	n, final, err := e.app.Stat(ctx, thumb)
+	require.NoError(t, err)
+	assert.True(t, final)
+	assert.Equal(t, int64(len("the thumbnail")), n)
 }

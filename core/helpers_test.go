@@ -51,8 +51,11 @@ type fakeRemote struct {
 	onUpload   func(ctx context.Context, n int, s sent) error // n counts calls from 1
 	onDownload func(ctx context.Context, req remote.DownloadRequest) error
 	ranges     bool // honour Range (Offset > 0)
-	noSize     bool // answer downloads with an unknown size, as without Content-Length
+	noSize     bool // answer whole downloads with an unknown size, as without Content-Length (ranged answers carry a Content-Range total)
 	cutFirst   int  // when > 0, the first download's body fails after this many bytes
+	// uuid, if set, names the file stored by upload call n instead of a
+	// fresh uuid (a server that answers a uuid twice).
+	uuid func(n int) string
 
 	mu        sync.Mutex
 	sent      []sent
@@ -88,6 +91,9 @@ func (f *fakeRemote) Upload(ctx context.Context, req remote.UploadRequest) (remo
 			Restricted:  req.Restrict,
 			URI:         "https://chat.example/org/app/chatfiles",
 			Timestamp:   uploadTime,
+		}
+		if f.uuid != nil {
+			res.UUID = f.uuid(n)
 		}
 		s.UUID = res.UUID
 	}
@@ -132,7 +138,7 @@ func (f *fakeRemote) Download(ctx context.Context, req remote.DownloadRequest) (
 		Size:        int64(len(data)),
 		ContentType: "application/octet-stream",
 	}
-	if f.noSize {
+	if f.noSize && off == 0 {
 		d.Size = -1
 	}
 	f.mu.Lock()
@@ -440,3 +446,11 @@ var (
 	jpegBytes = append([]byte("\xff\xd8\xff\xe0\x00\x10JFIF\x00"), make([]byte, 64)...)
 	mp4Bytes  = append([]byte("\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"), make([]byte, 64)...)
 )
+
+// size is an entry's final size, -1 when not final.
+func size(a *core.App, e core.Entry) int64 {
+	if n, final := a.Size(e); final {
+		return n
+	}
+	return -1
+}

@@ -109,7 +109,7 @@ func TestVideoWaitsForThumbnailSibling(t *testing.T) {
 
 	entry, err := e.app.Lookup(context.Background(), video.UUID+".thumb")
 	require.NoError(t, err)
-	assert.Equal(t, int64(len(jpegBytes)), e.app.Size(entry))
+	assert.Equal(t, int64(len(jpegBytes)), size(e.app, entry))
 	// The image's own server thumbnail is prefetched; let it land.
 	waitFor(t, func() bool { return e.cache.Has(thumb.UUID + ".thumb") }, "image thumbnail prefetch")
 }

@@ -356,6 +356,9 @@ func (o *Outbox) finish(ctx context.Context, rel, full string, res remote.Upload
 		o.mu.Unlock()
 	}()
 
+	if err := o.checkNewUUID(file.UUID); err != nil {
+		return err
+	}
 	o.linkThumb(rel, &file)
 	if err := idx.Complete(app, rel, &file); err != nil {
 		return err
@@ -378,6 +381,21 @@ func (o *Outbox) finish(ctx context.Context, rel, full string, res remote.Upload
 		}()
 	}
 	return nil
+}
+
+// checkNewUUID refuses an upload answer naming a uuid the index already
+// holds: the server gives every upload a new uuid, so such an answer is
+// wrong, and recording it would overwrite another file's record. It is a
+// malformed answer: retried with backoff, the reason shown meanwhile.
+func (o *Outbox) checkNewUUID(uuid string) error {
+	old, err := o.app.opts.Index.Get(o.app.opts.Name, uuid)
+	switch {
+	case errors.Is(err, index.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	}
+	return fmt.Errorf("%w: the server answered uuid %s, which already names %q", remote.ErrMalformedAnswer, uuid, old.Name)
 }
 
 // prefetch fills the cache with an entry in the background (thumbnails of

@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -49,7 +50,7 @@ func TestUploadSuccessRecordsAndAdopts(t *testing.T) {
 	// Reading it back costs no download.
 	entry, err := e.app.Lookup(context.Background(), f.UUID)
 	require.NoError(t, err)
-	assert.Equal(t, int64(12), e.app.Size(entry))
+	assert.Equal(t, int64(12), size(e.app, entry))
 	assert.Zero(t, fr.downloadCount())
 }
 
@@ -271,4 +272,41 @@ func TestCloseCancelsPastGrace(t *testing.T) {
 	f := e.record("a.txt")
 	assert.Len(t, fr.calls(), 2)
 	assert.Equal(t, []byte("x"), e.cached(f.UUID))
+}
+
+// An upload answered with a uuid the index already holds for another file
+// is refused as a bad answer: the other file's record is untouched, the
+// reason is shown, and the upload is tried again.
+func TestUploadAnswerReusingAUUIDIsRefused(t *testing.T) {
+	t.Parallel()
+	fr := newFakeRemote()
+	const taken = "5fd74830-0000-4000-8000-000000000001" // call 1's uuid
+	fr.uuid = func(n int) string {
+		if n == 2 {
+			return taken
+		}
+		return fmt.Sprintf("5fd74830-0000-4000-8000-%012d", n)
+	}
+	e := startEnv(t, fr, func(o *core.Options) { o.RetryBackoff = 50 * time.Millisecond })
+	e.write("a.txt", []byte("first"))
+	a := e.record("a.txt")
+	require.Equal(t, taken, a.UUID)
+
+	e.write("b.txt", []byte("second"))
+	waitFor(t, func() bool {
+		u, err := e.idx.GetUpload(testApp, "b.txt")
+		return err == nil && u.Attempts == 1 || len(fr.calls()) > 2
+	}, "the refused answer recorded")
+	if len(fr.calls()) == 2 { // still inside the backoff
+		_, reason, ok := e.ob.State("b.txt")
+		require.True(t, ok)
+		assert.Contains(t, reason, "already names")
+	}
+	b := e.record("b.txt")
+	assert.NotEqual(t, taken, b.UUID)
+	got, err := e.idx.Get(testApp, taken)
+	require.NoError(t, err)
+	assert.Equal(t, "a.txt", got.Name, "the other file's record is untouched")
+	assert.Equal(t, int64(5), got.Size)
+	assert.Equal(t, []byte("first"), e.cached(taken))
 }

@@ -30,9 +30,10 @@ func (d *filesDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 		return nil, errno(d.log, "lookup", err)
 	}
 	n := &fileNode{app: d.app, log: d.log, entry: e, passthrough: d.passthrough}
-	n.fill(&out.Attr)
+	size, final := d.app.Size(e)
+	n.fill(&out.Attr, size)
 	out.SetEntryTimeout(immutableTimeout)
-	out.SetAttrTimeout(n.attrTimeout())
+	out.SetAttrTimeout(attrTimeout(final))
 	return d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: e.Ino()}), 0
 }
 
@@ -90,13 +91,13 @@ type fileNode struct {
 	passthroughOpens int // handles open by passthrough. GUARDED_BY(mu)
 }
 
-// fill sets a file's attributes: real size (0 while unknown), upload time
-// as mtime, read-only.
-func (n *fileNode) fill(out *fuse.Attr) {
+// fill sets a file's attributes from its size: real size (0 while
+// unknown), upload time as mtime, read-only.
+func (n *fileNode) fill(out *fuse.Attr, size int64) {
 	out.Ino = n.entry.Ino()
 	out.Mode = syscall.S_IFREG | 0o444
 	out.Nlink = 1
-	if size := n.app.Size(n.entry); size > 0 {
+	if size > 0 {
 		out.Size = uint64(size)
 		out.Blocks = (out.Size + 511) / 512
 	}
@@ -104,10 +105,11 @@ func (n *fileNode) fill(out *fuse.Attr) {
 	out.SetTimes(&t, &t, &t)
 }
 
-// attrTimeout: attributes are immutable once the size is known; until then
-// the kernel asks again.
-func (n *fileNode) attrTimeout() time.Duration {
-	if n.app.Size(n.entry) >= 0 {
+// attrTimeout: attributes are immutable once the size is final; until then
+// (unknown, or only announced by a download in progress) the kernel asks
+// again.
+func attrTimeout(final bool) time.Duration {
+	if final {
 		return immutableTimeout
 	}
 	return 0
@@ -116,8 +118,12 @@ func (n *fileNode) attrTimeout() time.Duration {
 var _ = (gofs.NodeGetattrer)((*fileNode)(nil))
 
 func (n *fileNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	n.fill(&out.Attr)
-	out.SetTimeout(n.attrTimeout())
+	size, final, err := n.app.Stat(ctx, n.entry)
+	if err != nil {
+		return errno(n.log, "getattr", err)
+	}
+	n.fill(&out.Attr, size)
+	out.SetTimeout(attrTimeout(final))
 	return 0
 }
 
@@ -138,9 +144,11 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 		return nil, 0, errno(n.log, "open", err)
 	}
 	fh := &readHandle{h: h, log: n.log}
-	if n.app.Size(n.entry) < 0 {
-		// Size unknown until the download answers: the kernel must not cut
-		// reads at a size of 0.
+	if _, final := n.app.Size(n.entry); !final {
+		// The size is unknown, or only announced by a download that may
+		// yet fail: the kernel must not cut reads at a size it was told
+		// (0, or one that later proves wrong), nor turn a failed download
+		// into an end of file.
 		return fh, fuse.FOPEN_DIRECT_IO, 0
 	}
 	n.mu.Lock()
@@ -167,10 +175,18 @@ func (n *fileNode) released(count *int) func() {
 	}
 }
 
+// mimeXattr is the one attribute whose value may need the file's first
+// bytes (a file looked up by uuid: its type is sniffed when asked for).
+const mimeXattr = "user.mime_type"
+
 var _ = (gofs.NodeGetxattrer)((*fileNode)(nil))
 
 func (n *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
-	for _, x := range core.FileXattrs(n.entry) {
+	xs, err := n.app.Xattrs(ctx, n.entry, attr == mimeXattr)
+	if err != nil {
+		return 0, errno(n.log, "getxattr", err)
+	}
+	for _, x := range xs {
 		if x.Name == attr {
 			return copyXattr(dest, x.Value)
 		}
@@ -181,8 +197,12 @@ func (n *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint
 var _ = (gofs.NodeListxattrer)((*fileNode)(nil))
 
 func (n *fileNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	xs, err := n.app.Xattrs(ctx, n.entry, true)
+	if err != nil {
+		return 0, errno(n.log, "listxattr", err)
+	}
 	var names []string
-	for _, x := range core.FileXattrs(n.entry) {
+	for _, x := range xs {
 		names = append(names, x.Name)
 	}
 	return copyXattrNames(dest, names)

@@ -11,7 +11,6 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/chatfs/chatfs/remote"
@@ -51,7 +50,9 @@ func TestBrokenDownloadIsEIONotEOF(t *testing.T) {
 
 	got, err := os.ReadFile(h.path("files", res.UUID))
 	require.ErrorIs(t, err, syscall.EIO, "read %d of %d bytes", len(got), len(data))
-	st, err := os.Stat(h.path("files", res.UUID))
-	require.NoError(t, err)
-	assert.Equal(t, int64(len(data)), st.Size(), "the size is not cut to what arrived")
+	// stat never gives the cut size: the server still drops every answer,
+	// so asking it for the size fails too (no size is recorded that a
+	// download has not confirmed).
+	_, err = os.Stat(h.path("files", res.UUID))
+	require.ErrorIs(t, err, syscall.EIO)
 }

@@ -26,12 +26,12 @@ import (
 	"github.com/chatfs/chatfs/remote/emulator"
 )
 
-// TestThumbSizeZeroUntilRead: "<uuid>.thumb ... Its size is 0 until it has
-// been read once; until then it is read with direct I/O" — a read must
-// return the whole thumbnail although stat said 0 (a page-cached read would
-// stop at the size), and stat gives the real size afterwards. chatfs
-// fetches the thumbnails of its own image uploads right away.
-func TestThumbSizeZeroUntilRead(t *testing.T) {
+// TestThumbSizeIsTrueWhenGiven: "<uuid>.thumb ... its size is true
+// whenever stat gives it" — a lookup fetches the thumbnail (one download,
+// which the read that follows shares), so stat never says 0 bytes and tar
+// or rsync never copy an empty thumbnail. chatfs fetches the thumbnails of
+// its own image uploads right away.
+func TestThumbSizeIsTrueWhenGiven(t *testing.T) {
 	svc := newService(t, emulator.Options{})
 	h := newHarness(t, svc, "")
 	c := svc.client(t, appID)
@@ -44,19 +44,13 @@ func TestThumbSizeZeroUntilRead(t *testing.T) {
 	thumb := h.path("files", res.UUID+".thumb")
 	st, err := os.Stat(thumb)
 	require.NoError(t, err)
-	assert.Zero(t, st.Size(), "size 0 until read")
-	got, err := os.ReadFile(thumb) // ReadFile reads to EOF whatever stat says
-	require.NoError(t, err)
-	assert.Equal(t, want, got)
+	assert.Equal(t, int64(len(want)), st.Size(), "the real size at the first stat")
 	f, err := os.Open(thumb)
 	require.NoError(t, err)
 	buf := make([]byte, len(want)+10)
 	n, _ := f.ReadAt(buf, 0)
 	require.NoError(t, f.Close())
 	assert.Equal(t, want, buf[:n], "one pread returns it all")
-	st, err = os.Stat(thumb)
-	require.NoError(t, err)
-	assert.Equal(t, int64(len(want)), st.Size(), "the real size once read")
 	assert.Equal(t, int64(2), svc.emu.ThumbnailCount(res.UUID), "the test's download and the mount's one")
 
 	// Our own image upload: its thumbnail is fetched without being read.

@@ -191,9 +191,32 @@ func parseUploadAnswer(data []byte) (UploadResult, error) {
 	if !ValidUUID(e.UUID) {
 		return UploadResult{}, fmt.Errorf("remote: upload: %w: bad uuid %q", ErrMalformedAnswer, excerpt([]byte(e.UUID)))
 	}
+	if err := checkShareSecret(e.ShareSecret); err != nil {
+		return UploadResult{}, fmt.Errorf("remote: upload: %w: %v", ErrMalformedAnswer, err)
+	}
 	res := UploadResult{UUID: e.UUID, ShareSecret: e.ShareSecret, URI: a.URI, Timestamp: time.Now()}
 	if a.Timestamp > 0 {
 		res.Timestamp = time.UnixMilli(a.Timestamp)
 	}
 	return res, nil
+}
+
+// maxShareSecret bounds the length of a share-secret accepted from the
+// server; the service's are a few dozen bytes.
+const maxShareSecret = 256
+
+// checkShareSecret refuses a share-secret that could not travel in a
+// header or that would carry control characters into the index, xattrs
+// and logs: only printable ASCII without spaces, at most maxShareSecret
+// bytes. The secret itself is never quoted in the error.
+func checkShareSecret(s string) error {
+	if len(s) > maxShareSecret {
+		return fmt.Errorf("share-secret of %d bytes (at most %d)", len(s), maxShareSecret)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return fmt.Errorf("share-secret holds byte 0x%02x at %d", s[i], i)
+		}
+	}
+	return nil
 }

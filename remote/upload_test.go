@@ -197,10 +197,14 @@ func TestUploadShortFileIsPermanent(t *testing.T) {
 
 func TestUploadMalformedAnswer(t *testing.T) {
 	answers := map[string]string{
-		"not json":    "<html>ok</html>",
-		"no entities": `{"action":"post","uri":"http://x/chatfiles","entities":[]}`,
-		"bad uuid":    `{"action":"post","uri":"http://x/chatfiles","entities":[{"uuid":"../../etc/passwd","type":"chatfile"}]}`,
-		"upper uuid":  `{"action":"post","uri":"http://x/chatfiles","entities":[{"uuid":"5FD74830-5796-11E9-9ED2-2B3B4C4A1E5F"}]}`,
+		"not json":              "<html>ok</html>",
+		"no entities":           `{"action":"post","uri":"http://x/chatfiles","entities":[]}`,
+		"bad uuid":              `{"action":"post","uri":"http://x/chatfiles","entities":[{"uuid":"../../etc/passwd","type":"chatfile"}]}`,
+		"upper uuid":            `{"action":"post","uri":"http://x/chatfiles","entities":[{"uuid":"5FD74830-5796-11E9-9ED2-2B3B4C4A1E5F"}]}`,
+		"secret with a newline": `{"action":"post","uri":"http://x/chatfiles","entities":[{"uuid":"5fd74830-5796-11e9-9ed2-2b3b4c4a1e5f","share-secret":"abc\ndef"}]}`,
+		"secret with an escape": `{"action":"post","uri":"http://x/chatfiles","entities":[{"uuid":"5fd74830-5796-11e9-9ed2-2b3b4c4a1e5f","share-secret":"abc\u001b[2Jdef"}]}`,
+		"secret of 257 bytes": `{"action":"post","uri":"http://x/chatfiles","entities":[{"uuid":"5fd74830-5796-11e9-9ed2-2b3b4c4a1e5f","share-secret":"` +
+			strings.Repeat("s", 257) + `"}]}`,
 	}
 	for name, body := range answers {
 		t.Run(name, func(t *testing.T) {

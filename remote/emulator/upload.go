@@ -55,10 +55,17 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, rt route) {
 		if tooLarge {
 			s.tooLarge.Add(1)
 		}
+		var se *storeError
 		_, _ = io.Copy(io.Discard, r.Body)
-		if tooLarge {
+		switch {
+		case tooLarge:
 			s.writeError(w, errTooLarge)
-		} else {
+		case errors.As(err, &se):
+			// The emulator's own failure (its disk full, a write error): a
+			// 5xx the client retries, never the client's fault.
+			s.log.Error("chatfiles: storing upload", "app", rt.app, "err", err)
+			s.writeError(w, errInternal)
+		default:
 			s.writeError(w, errNoFile)
 		}
 	}
@@ -114,24 +121,44 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, rt route) {
 func (s *Server) receive(part *multipart.Part) (path string, size int64, head []byte, err error) {
 	f, err := s.st.tempFile()
 	if err != nil {
-		return "", 0, nil, err
+		return "", 0, nil, &storeError{err}
 	}
-	hw := &headWriter{w: f}
+	hw := &headWriter{w: storeWriter{f}}
 	size, err = io.Copy(hw, io.LimitReader(part, s.maxSize+1))
 	if err == nil && size > s.maxSize {
 		err = errTooBig
 	}
 	if err == nil {
-		err = f.Sync()
+		if err = f.Sync(); err != nil {
+			err = &storeError{err}
+		}
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = &storeError{cerr}
 	}
 	if err != nil {
 		_ = os.Remove(f.Name())
 		return "", 0, nil, err
 	}
 	return f.Name(), size, hw.head, nil
+}
+
+// storeError is a failure of the emulator's own storage while receiving an
+// upload, as opposed to a malformed or truncated request.
+type storeError struct{ err error }
+
+func (e *storeError) Error() string { return "emulator: storing upload: " + e.err.Error() }
+func (e *storeError) Unwrap() error { return e.err }
+
+// storeWriter marks the errors of writes to the emulator's disk.
+type storeWriter struct{ w io.Writer }
+
+func (s storeWriter) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	if err != nil {
+		err = &storeError{err}
+	}
+	return n, err
 }
 
 // headWriter passes writes to w and keeps the first 512 bytes.

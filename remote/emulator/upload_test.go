@@ -198,3 +198,15 @@ func TestConcurrentUploads(t *testing.T) {
 	assert.Equal(t, int64(n), e.srv.Stats().Uploads)
 	assert.Empty(t, e.tmpFiles())
 }
+
+// The emulator's own failures (its disk full, a write error) are 5xx, which
+// clients retry, never the 400 "file must be provided." that blames them.
+func TestUploadStorageFailureIs5xx(t *testing.T) {
+	e := newEnv(t, Options{})
+	require.NoError(t, os.RemoveAll(e.srv.st.tmp))
+	require.NoError(t, os.WriteFile(e.srv.st.tmp, nil, 0o600)) // temp files cannot be created
+	a := e.upload("/org/app", "a.txt", []byte("content"), nil)
+	e.requireError(a, http.StatusInternalServerError, "internal_server_error",
+		"InternalServerErrorException", "internal server error")
+	assert.Zero(t, e.srv.Stats().Uploads)
+}
