@@ -37,6 +37,8 @@ type Options struct {
 	// Now is the clock used for Upload.Updated and queue ordering. Nil means
 	// time.Now.
 	Now func() time.Time
+
+	rebuilding bool // Open by Rebuild: the index is expected to lack the log's records
 }
 
 // DB is the index: file records, by-name links and the upload queue.
@@ -56,6 +58,7 @@ type DB struct {
 	lock   *dirLock         // nil when in memory
 	inoSeq *badger.Sequence // allocates inode numbers, see allocIno
 	qSeq   *badger.Sequence // orders queue entries that become claimable at the same instant
+	rec    *recordLog       // nil when in memory; see records.go
 
 	closeOnce sync.Once
 	closeErr  error
@@ -99,15 +102,30 @@ func Open(dir string, o Options) (*DB, error) {
 		bo = bo.WithDir(dir).WithValueDir(dir)
 	}
 	bo = tune(bo).WithLogger(badgerLogger{db.log})
-	bdb, err := badger.Open(bo)
+	if db.dir != "" {
+		if err := checkFiles(dir); err != nil {
+			db.lock.release()
+			return nil, err
+		}
+	}
+	bdb, err := openBadger(dir, bo)
 	if err != nil {
 		db.lock.release()
-		return nil, fmt.Errorf("index: open %s: %w", dir, err)
+		if errors.Is(err, ErrDamaged) || errors.Is(err, fs.ErrPermission) {
+			return nil, fmt.Errorf("index: open %s: %w", dir, err)
+		}
+		return nil, fmt.Errorf("%w: %s: badger cannot open it: %w", ErrDamaged, dir, err)
 	}
 	db.bdb = bdb
 	if err := db.init(); err != nil {
 		_ = db.Close()
 		return nil, err
+	}
+	if db.dir != "" {
+		if err := db.openRecords(o.rebuilding); err != nil {
+			_ = db.Close()
+			return nil, err
+		}
 	}
 	return db, nil
 }
@@ -196,7 +214,7 @@ func (db *DB) Close() error {
 				errs = append(errs, s.Release())
 			}
 		}
-		errs = append(errs, db.bdb.Close())
+		errs = append(errs, db.bdb.Close(), db.rec.close())
 		if db.dir != "" {
 			errs = append(errs, db.fixPerms())
 		}
