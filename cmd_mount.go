@@ -17,6 +17,7 @@ import (
 
 	"github.com/chatfs/chatfs/accesstoken"
 	"github.com/chatfs/chatfs/config"
+	"github.com/chatfs/chatfs/index"
 	"github.com/chatfs/chatfs/mount"
 	"github.com/chatfs/chatfs/remote"
 	"github.com/chatfs/chatfs/remote/emulator"
@@ -132,6 +133,11 @@ func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Debug:       *debug,
 		Logger:      log,
 	})
+	if errors.Is(err, index.ErrDamaged) {
+		return fmt.Errorf("%w\nThe records (uuids, share-secrets) are in the record log beside it. "+
+			"Save them with: %s; rebuild the index with: %s", err,
+			strings.Replace(repairCommand(cfg.State), "repair", "export", 1)+" > chatfs-records.jsonl", repairCommand(cfg.State))
+	}
 	if err != nil {
 		return err
 	}

@@ -9,8 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
+	"unicode"
+	"unicode/utf8"
 )
 
 // runStatus prints, for a live mount, each app's uploads waiting, uploading
@@ -53,11 +56,11 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 			if state == "failed" {
 				reason, _ := xattr(p, "user.chatfs.error")
 				rel, _ := filepath.Rel(upload, p)
-				failed = append(failed, fmt.Sprintf("  failed: %s: %s", rel, reason))
+				failed = append(failed, fmt.Sprintf("  failed: %s: %s", printable(rel), printable(reason)))
 			}
 			return nil
 		})
-		fmt.Fprintf(stdout, "%s: %d waiting, %d uploading, %d failed\n", app.Name(), counts["waiting"], counts["uploading"], counts["failed"])
+		fmt.Fprintf(stdout, "%s: %d waiting, %d uploading, %d failed\n", printable(app.Name()), counts["waiting"], counts["uploading"], counts["failed"])
 		sort.Strings(failed)
 		for _, f := range failed {
 			fmt.Fprintln(stdout, f)
@@ -65,6 +68,17 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "download cache: %s bytes in %s files\n", bytes, files)
 	return nil
+}
+
+// printable is s as it may go to a terminal: unchanged when it is UTF-8
+// with no control characters, else quoted the way strconv.Quote does
+// ("esc\x1b[2J.txt"), so a file name cannot move the cursor, clear the
+// screen or forge a line of the listing.
+func printable(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	return strconv.Quote(s)
 }
 
 // xattr reads one extended attribute as a string.

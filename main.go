@@ -22,6 +22,8 @@ Usage:
   chatfs serve [flags]              run the chatfiles emulator
   chatfs token [flags]              print a fresh app token (for scripts and curl)
   chatfs status [flags]             uploads waiting, uploading and failed; cache use
+  chatfs export [--state DIR]       every file record (uuid, name, url, share-secret) as JSON lines
+  chatfs repair [--state DIR]       rebuild a damaged index from its record log
 
 Run "chatfs COMMAND -h" for the flags of a command.
 `
@@ -48,6 +50,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runToken(ctx, args[1:], stdout, stderr)
 	case "status":
 		err = runStatus(args[1:], stdout, stderr)
+	case "export":
+		err = runExport(args[1:], stdout, stderr)
+	case "repair":
+		err = runRepair(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -41,6 +41,8 @@ type Options struct {
 	// Open) fail with ErrNoSpace below it. Zero means DefaultMinFree; a
 	// negative value turns the check off.
 	MinFree int64
+
+	rebuilding bool // Open by Rebuild: the index is expected to lack the log's records
 }
 
 // DB is the index: file records, by-name links and the upload queue.
@@ -61,6 +63,7 @@ type DB struct {
 	inoSeq  *badger.Sequence // allocates inode numbers, see allocIno
 	qSeq    *badger.Sequence // orders queue entries that become claimable at the same instant
 	minFree int64            // see Options.MinFree
+	rec     *recordLog       // nil when in memory; see records.go
 
 	closeOnce sync.Once
 	closeErr  error
@@ -111,15 +114,30 @@ func Open(dir string, o Options) (*DB, error) {
 		bo = bo.WithDir(dir).WithValueDir(dir)
 	}
 	bo = tune(bo).WithLogger(badgerLogger{db.log})
-	bdb, err := badger.Open(bo)
+	if db.dir != "" {
+		if err := checkFiles(dir); err != nil {
+			db.lock.release()
+			return nil, err
+		}
+	}
+	bdb, err := openBadger(dir, bo)
 	if err != nil {
 		db.lock.release()
-		return nil, fmt.Errorf("index: open %s: %w", dir, err)
+		if errors.Is(err, ErrDamaged) || errors.Is(err, fs.ErrPermission) {
+			return nil, fmt.Errorf("index: open %s: %w", dir, err)
+		}
+		return nil, fmt.Errorf("%w: %s: badger cannot open it: %w", ErrDamaged, dir, err)
 	}
 	db.bdb = bdb
 	if err := db.init(); err != nil {
 		_ = db.Close()
 		return nil, err
+	}
+	if db.dir != "" {
+		if err := db.openRecords(o.rebuilding); err != nil {
+			_ = db.Close()
+			return nil, err
+		}
 	}
 	return db, nil
 }
@@ -208,7 +226,7 @@ func (db *DB) Close() error {
 				errs = append(errs, s.Release())
 			}
 		}
-		errs = append(errs, db.bdb.Close())
+		errs = append(errs, db.bdb.Close(), db.rec.close())
 		if db.dir != "" {
 			errs = append(errs, db.fixPerms())
 		}

@@ -42,6 +42,7 @@ func (db *DB) Put(f *File) error {
 	if err != nil {
 		return fmt.Errorf("index: put %s/%s: %w", f.App, f.UUID, err)
 	}
+	db.logPut(stored)
 	f.Ino, f.LinkName = stored.Ino, stored.LinkName
 	return nil
 }
@@ -151,6 +152,7 @@ func (db *DB) scan(prefix []byte, fn func(k, v []byte) error) error {
 // Forget removes the record of app/uuid and frees its link name. It
 // returns ErrNotFound when there is no such record.
 func (db *DB) Forget(app, uuid string) error {
+	db.logForget(app, uuid) // first: a crash before the delete leaves the record in the index alone, and Open logs it again
 	return db.update(func(txn *badger.Txn) error {
 		key := appKey(pfxFile, app, uuid)
 		var f File

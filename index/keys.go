@@ -2,7 +2,6 @@ package index
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -97,7 +96,3 @@ func checkPart(what, s string) error {
 	}
 	return nil
 }
-
-func marshal(v any) ([]byte, error) { return json.Marshal(v) }
-
-func unmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

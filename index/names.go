@@ -31,14 +31,19 @@ const (
 	maxExt  = 32
 )
 
-// cleanName makes name a valid single path component (before any cut).
+// cleanName makes name a valid single path component (before any cut). It
+// works on bytes: a name that is not UTF-8 keeps its bytes (strings.Map
+// would turn each invalid one into U+FFFD).
 func cleanName(name string) string {
-	name = strings.Map(func(r rune) rune {
-		if r == '/' || r == 0 {
-			return '_'
+	if strings.ContainsAny(name, "/\x00") {
+		b := []byte(name)
+		for i, c := range b {
+			if c == '/' || c == 0 {
+				b[i] = '_'
+			}
 		}
-		return r
-	}, name)
+		name = string(b)
+	}
 	if name == "." || name == ".." {
 		name = "_" + name
 	}

@@ -351,6 +351,7 @@ func (db *DB) Complete(app, path string, f *File) error {
 		err = db.sync()
 	}
 	if err == nil {
+		db.logPut(stored)
 		f.Ino, f.LinkName = stored.Ino, stored.LinkName
 	}
 	return wrap("complete", app, path, err)

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // maxUploadAnswer bounds the bytes read of an upload answer; a 2xx answer
@@ -118,10 +119,7 @@ func newForm(name string) (form, error) {
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	h := make(textproto.MIMEHeader)
-	// The quoting browsers and Go's CreateFormFile use: raw UTF-8,
-	// backslash-escaped " and \, CR and LF percent-encoded. (RFC 2231
-	// filename*= is not understood by every server.)
-	h.Set("Content-Disposition", `form-data; name="file"; filename="`+quoteEscaper.Replace(name)+`"`)
+	h.Set("Content-Disposition", `form-data; name="file"; `+filenameParams(name))
 	ct := mime.TypeByExtension(path.Ext(name))
 	if ct == "" {
 		ct = "application/octet-stream"
@@ -138,7 +136,52 @@ func newForm(name string) (form, error) {
 	return form{head: head, tail: bytes.Clone(buf.Bytes()), contentType: mw.FormDataContentType()}, nil
 }
 
-var quoteEscaper = strings.NewReplacer("\\", "\\\\", `"`, "\\\"", "\r", "%0D", "\n", "%0A")
+// filenameParams is the filename parameter(s) of a part carrying name.
+//
+// A name that is UTF-8 without control characters — nearly every name —
+// goes as browsers send it: filename="…", raw UTF-8 with " and \
+// backslash-escaped, which every server reads. Any other name (a control
+// character, which has no place in a header and made servers answer a
+// misleading 400, or bytes that are not UTF-8) also goes exactly, percent-
+// encoded in filename*=UTF-8”… (RFC 5987, as RFC 2231 extends
+// Content-Disposition), with filename="…" an ASCII-safe stand-in (each
+// such byte '_') for servers that do not read filename*. Percent-encoding
+// carries bytes, so a name that is not UTF-8 comes out byte for byte.
+func filenameParams(name string) string {
+	plain := `filename="` + quoteEscaper.Replace(name) + `"`
+	if utf8.ValidString(name) && strings.IndexFunc(name, isControl) < 0 {
+		return plain
+	}
+	safe := []byte(name)
+	for i, c := range safe {
+		if c < 0x20 || c >= 0x7f {
+			safe[i] = '_'
+		}
+	}
+	var ext strings.Builder
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; isAttrChar(c) {
+			ext.WriteByte(c)
+		} else {
+			fmt.Fprintf(&ext, "%%%02X", c)
+		}
+	}
+	return `filename="` + quoteEscaper.Replace(string(safe)) + `"; filename*=UTF-8''` + ext.String()
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
+
+// isAttrChar reports the bytes RFC 5987 lets stand for themselves in an
+// ext-value (attr-char).
+func isAttrChar(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$&+-.^_`|~", c) >= 0
+}
+
+var quoteEscaper = strings.NewReplacer("\\", "\\\\", `"`, "\\\"")
 
 // sizedReader reads the local file. It fails with ErrShortFile when r ends
 // before left bytes, and marks its errors as local ones, which retrying the

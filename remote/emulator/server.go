@@ -41,9 +41,10 @@ type Server struct {
 
 	mu sync.Mutex
 	// GUARDED_BY(mu): successful downloads per uuid, files and thumbnails
-	// counted apart.
+	// counted apart; the names of uploads.
 	perFile  map[string]int64
 	perThumb map[string]int64
+	names    map[string]string // uuid → file name as decoded from the upload
 }
 
 // New makes a Server over o.Dir, creating the directory (0700) if needed.
@@ -68,6 +69,7 @@ func New(o Options) (*Server, error) {
 		authorize: o.Authorize,
 		perFile:   make(map[string]int64),
 		perThumb:  make(map[string]int64),
+		names:     make(map[string]string),
 		thumbSem:  make(chan struct{}, thumbWorkers),
 		issued:    make(map[string]issued),
 		clientID:  o.ClientID,
@@ -154,6 +156,16 @@ func (s *Server) DownloadCount(uuid string) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.perFile[uuid]
+}
+
+// UploadedName returns the file name of the upload that made uuid, exactly
+// as decoded from its multipart header (filename*, RFC 5987, when given,
+// else filename), and whether this Server received that upload.
+func (s *Server) UploadedName(uuid string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	name, ok := s.names[uuid]
+	return name, ok
 }
 
 // ThumbnailCount returns how many times the thumbnail of uuid was served.

@@ -112,6 +112,9 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, rt route) {
 		return
 	}
 	s.uploads.Add(1)
+	s.mu.Lock()
+	s.names[uuid] = name
+	s.mu.Unlock()
 	s.writeJSON(w, http.StatusOK, s.uploadAnswer(r, rt, uuid, m.Secret))
 }
 
