@@ -61,7 +61,11 @@ func Mount(mountpoint string, o Options) (*fuse.Server, error) {
 			FsName:     o.FsName,
 			Name:       "chatfs",
 			AllowOther: o.AllowOther,
-			Debug:      o.Debug,
+			// The kernel checks every access against the modes and owners
+			// chatfs reports, as on a local disk: without it, --allow-other
+			// would let anyone read, change and remove the owner's files.
+			Options: []string{"default_permissions"},
+			Debug:   o.Debug,
 			// Extended attributes are part of the contract.
 			DisableXAttrs: false,
 			MaxReadAhead:  1 << 20,
