@@ -72,6 +72,9 @@ func Mount(mountpoint string, o Options) (*fuse.Server, error) {
 		},
 		UID: uid,
 		GID: gid,
+		// Modes are reported as they are: a staged file made with mode
+		// 000 is 000, not go-fuse's stand-in 0644.
+		NullPermissions: true,
 		// No global entry/attr timeout: nodes that may be cached say so.
 		Logger: nil,
 	}

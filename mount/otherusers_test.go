@@ -176,3 +176,39 @@ func TestOtherUsersGetOnlyWhatPermissionsAllow(t *testing.T) {
 	_, err = os.Stat(h.path("upload", "theirs.txt"))
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
+
+// TestStagedModesAreTheRealOnes: a staged file or folder stats with the
+// mode it was made with (group and other bits and set-uid, set-gid and
+// sticky dropped, as README says), through create, mknod, mkdir and chmod.
+func TestStagedModesAreTheRealOnes(t *testing.T) {
+	svc := newService(t, emulator.Options{})
+	h := newHarness(t, svc, "")
+	mode := func(p string) uint32 {
+		var st syscall.Stat_t
+		require.NoError(t, syscall.Lstat(p, &st))
+		return st.Mode &^ syscall.S_IFMT
+	}
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+
+	for _, m := range []uint32{0, 0o400, 0o600, 0o640, 0o755, 0o4755, 0o2700, 0o1700} {
+		p := h.path("upload", fmt.Sprintf(".create-%o", m))
+		fd, err := syscall.Open(p, syscall.O_CREAT|syscall.O_WRONLY|syscall.O_EXCL, m)
+		require.NoError(t, err)
+		require.NoError(t, syscall.Close(fd))
+		assert.Equal(t, m&0o700, mode(p), "create %o", m)
+
+		p = h.path("upload", fmt.Sprintf(".mknod-%o", m))
+		require.NoError(t, syscall.Mknod(p, syscall.S_IFREG|m, 0))
+		assert.Equal(t, m&0o700, mode(p), "mknod %o", m)
+
+		p = h.path("upload", fmt.Sprintf(".dir-%o", m))
+		require.NoError(t, syscall.Mkdir(p, m))
+		assert.Equal(t, m&0o700, mode(p), "mkdir %o", m)
+
+		p = h.path("upload", ".chmod")
+		require.NoError(t, os.WriteFile(p, nil, 0o600))
+		require.NoError(t, syscall.Chmod(p, m))
+		assert.Equal(t, m&0o700, mode(p), "chmod %o", m)
+	}
+}
