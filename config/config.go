@@ -263,6 +263,7 @@ func validSegment(s string) bool {
 type Dirs struct {
 	Data  string // index and outbox: must survive, never in a cache directory
 	Cache string // download cache
+	State string // the --state directory holding both, if given
 }
 
 // StateDirs resolves the state directories: under state when given, else
@@ -273,7 +274,7 @@ func StateDirs(state string) (Dirs, error) {
 		if err != nil {
 			return Dirs{}, err
 		}
-		return Dirs{Data: filepath.Join(abs, "data"), Cache: filepath.Join(abs, "cache")}, nil
+		return Dirs{Data: filepath.Join(abs, "data"), Cache: filepath.Join(abs, "cache"), State: abs}, nil
 	}
 	home, _ := os.UserHomeDir()
 	data := os.Getenv("XDG_DATA_HOME")
@@ -288,18 +289,4 @@ func StateDirs(state string) (Dirs, error) {
 		return Dirs{}, errors.New("cannot find a home directory for state: set --state")
 	}
 	return Dirs{Data: filepath.Join(data, "chatfs"), Cache: filepath.Join(cache, "chatfs")}, nil
-}
-
-// MakeDirs creates the state directories with mode 0700 and tightens them
-// if they exist with looser modes.
-func (d Dirs) MakeDirs() error {
-	for _, p := range []string{d.Data, d.Cache} {
-		if err := os.MkdirAll(p, 0o700); err != nil {
-			return err
-		}
-		if err := os.Chmod(p, 0o700); err != nil {
-			return err
-		}
-	}
-	return nil
 }
