@@ -57,6 +57,10 @@ func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// Everything that can be checked is checked before anything starts.
+	if err := mount.CheckMountpoint(mountpoint); err != nil {
+		return err
+	}
 	log := newLogger(stderr, *debug)
 
 	cfg := &config.Config{State: *state, CacheSize: *cacheSize}
@@ -71,6 +75,18 @@ func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			cfg.CacheSize = *cacheSize
 		}
 	}
+	if cfg.CacheSize < 0 {
+		return errors.New("--cache-size must not be negative")
+	}
+	if *configFile == "" {
+		check := a
+		if check.Host == "" { // the embedded emulator's, once it runs
+			check.Host, check.AppID, check.Org, check.App = "http://127.0.0.1", demoApp, "", ""
+		}
+		if err := check.Validate(); err != nil {
+			return err
+		}
+	}
 	dirs, err := config.StateDirs(cfg.State)
 	if err != nil {
 		return err
@@ -78,6 +94,13 @@ func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := dirs.MakeDirs(); err != nil {
 		return err
 	}
+	// Before the embedded emulator: a second mount on this state must not
+	// start one, which would move the port its URLs record.
+	lock, err := mount.LockState(dirs)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
 
 	var apps []mount.App
 	switch {
