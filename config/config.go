@@ -32,6 +32,11 @@ type App struct {
 	MaxSize        int64  `toml:"max_size"`
 	AllowPlainHTTP bool   `toml:"allow_plain_http"` // http:// to a non-loopback host
 
+	// Retention is how long the app's service keeps files ("168h", the
+	// service's default, when not set): user.chatfs.expires is the upload
+	// time plus it, until the server answers file_expired earlier.
+	Retention time.Duration `toml:"retention"`
+
 	// Credentials that make chatfs obtain and renew its own app tokens; at
 	// most one kind per app: token_file, app_certificate_file, or client_id
 	// with client_secret_file. With none, the token comes from CHATFS_TOKEN.
@@ -132,6 +137,9 @@ func (a *App) Validate() error {
 	}
 	if a.MaxSize < 0 {
 		return errors.New("max_size must not be negative")
+	}
+	if a.Retention < 0 {
+		return errors.New("retention must not be negative")
 	}
 	return a.validateCredentials()
 }

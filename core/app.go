@@ -45,6 +45,10 @@ type Options struct {
 	RetryBackoff time.Duration // first pause after a failed upload; default 2s, doubling to 10min
 	Logger       *slog.Logger
 	Now          func() time.Time
+
+	// Retention is how long the app's service keeps files, for the
+	// expiry time of uploads; default DefaultTTL.
+	Retention time.Duration
 }
 
 // App is one mounted app. It is safe for concurrent use.
@@ -81,6 +85,9 @@ func New(o Options) (*App, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.Retention <= 0 {
+		o.Retention = DefaultTTL
 	}
 	if o.Now == nil {
 		o.Now = time.Now

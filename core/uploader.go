@@ -20,7 +20,8 @@ import (
 // maxRetryBackoff bounds the pause between attempts of a failing upload.
 const maxRetryBackoff = 10 * time.Minute
 
-// DefaultTTL is how long the service keeps files unless configured otherwise.
+// DefaultTTL is how long the service keeps files unless configured
+// otherwise (Options.Retention).
 const DefaultTTL = 7 * 24 * time.Hour
 
 // start recovers the queue from disk and starts the uploaders.
@@ -275,7 +276,7 @@ func (o *Outbox) send(ctx context.Context, rel, full string) (remote.UploadResul
 		Size:        st.Size(),
 		MIME:        mime,
 		Uploaded:    uploaded,
-		Expires:     uploaded.Add(DefaultTTL),
+		Expires:     uploaded.Add(o.app.opts.Retention),
 		HasThumb:    isImage(mime),
 	}, nil
 }

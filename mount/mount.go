@@ -144,6 +144,7 @@ func newApp(o Options, a App, idx *index.DB, c *cache.Cache) (*core.App, error) 
 		Cache:        c,
 		OutboxDir:    filepath.Join(o.Dirs.Data, "outbox", a.Name),
 		MaxSize:      a.MaxSize,
+		Retention:    a.Retention,
 		Restrict:     a.Restrict,
 		ThumbWidth:   w,
 		ThumbHeight:  h,
