@@ -119,6 +119,7 @@ func TestDocumentedFlags(t *testing.T) {
 			"token-app-id": "", "token-lifetime": "24h", "client-id": "", "client-secret-file": "",
 			"restrict-access": "", "thumbnail-size": "", "max-size": "10485760", "cache-size": "", "state": "",
 			"debug": "", "config": "", "settle": "1s", "allow-other": "", "allow-plain-http": "",
+			"retention": "168h0m0s",
 		},
 		"serve": {
 			"data": "", "listen": `"127.0.0.1:8080"`, "token-file": "", "max-size": "10485760", "ttl": "168h0m0s",

@@ -40,6 +40,7 @@ func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fl.BoolVar(&a.Restrict, "restrict-access", false, "upload files as restricted (readers need the share-secret)")
 	fl.StringVar(&a.ThumbnailSize, "thumbnail-size", "", "thumbnail box WxH asked for images (server default 170x170)")
 	fl.Int64Var(&a.MaxSize, "max-size", 10*1024*1024, "largest file accepted, bytes")
+	fl.DurationVar(&a.Retention, "retention", 7*24*time.Hour, "how long the app's service keeps files (user.chatfs.expires)")
 	fl.BoolVar(&a.AllowPlainHTTP, "allow-plain-http", false, "allow http:// to a host that is not loopback")
 	state := fl.String("state", "", "directory for all state (default: $XDG_DATA_HOME/chatfs and $XDG_CACHE_HOME/chatfs)")
 	cacheSize := fl.Int64("cache-size", 1<<30, "download cache bound, bytes")
@@ -58,6 +59,10 @@ func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// Everything that can be checked is checked before anything starts.
+	if err := mount.CheckMountpoint(mountpoint); err != nil {
+		return err
+	}
 	log := newLogger(stderr, *debug)
 
 	cfg := &config.Config{State: *state, CacheSize: *cacheSize}
@@ -72,6 +77,18 @@ func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			cfg.CacheSize = *cacheSize
 		}
 	}
+	if cfg.CacheSize < 0 {
+		return errors.New("--cache-size must not be negative")
+	}
+	if *configFile == "" {
+		check := a
+		if check.Host == "" { // the embedded emulator's, once it runs
+			check.Host, check.AppID, check.Org, check.App = "http://127.0.0.1", demoApp, "", ""
+		}
+		if err := check.Validate(); err != nil {
+			return err
+		}
+	}
 	dirs, err := config.StateDirs(cfg.State)
 	if err != nil {
 		return err
@@ -79,6 +96,13 @@ func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := dirs.MakeDirs(); err != nil {
 		return err
 	}
+	// Before the embedded emulator: a second mount on this state must not
+	// start one, which would move the port its URLs record.
+	lock, err := mount.LockState(dirs)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
 
 	var apps []mount.App
 	switch {

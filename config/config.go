@@ -32,6 +32,11 @@ type App struct {
 	MaxSize        int64  `toml:"max_size"`
 	AllowPlainHTTP bool   `toml:"allow_plain_http"` // http:// to a non-loopback host
 
+	// Retention is how long the app's service keeps files ("168h", the
+	// service's default, when not set): user.chatfs.expires is the upload
+	// time plus it, until the server answers file_expired earlier.
+	Retention time.Duration `toml:"retention"`
+
 	// Credentials that make chatfs obtain and renew its own app tokens; at
 	// most one kind per app: token_file, app_certificate_file, or client_id
 	// with client_secret_file. With none, the token comes from CHATFS_TOKEN.
@@ -132,6 +137,9 @@ func (a *App) Validate() error {
 	}
 	if a.MaxSize < 0 {
 		return errors.New("max_size must not be negative")
+	}
+	if a.Retention < 0 {
+		return errors.New("retention must not be negative")
 	}
 	return a.validateCredentials()
 }
@@ -263,6 +271,7 @@ func validSegment(s string) bool {
 type Dirs struct {
 	Data  string // index and outbox: must survive, never in a cache directory
 	Cache string // download cache
+	State string // the --state directory holding both, if given
 }
 
 // StateDirs resolves the state directories: under state when given, else
@@ -273,7 +282,7 @@ func StateDirs(state string) (Dirs, error) {
 		if err != nil {
 			return Dirs{}, err
 		}
-		return Dirs{Data: filepath.Join(abs, "data"), Cache: filepath.Join(abs, "cache")}, nil
+		return Dirs{Data: filepath.Join(abs, "data"), Cache: filepath.Join(abs, "cache"), State: abs}, nil
 	}
 	home, _ := os.UserHomeDir()
 	data := os.Getenv("XDG_DATA_HOME")
@@ -288,18 +297,4 @@ func StateDirs(state string) (Dirs, error) {
 		return Dirs{}, errors.New("cannot find a home directory for state: set --state")
 	}
 	return Dirs{Data: filepath.Join(data, "chatfs"), Cache: filepath.Join(cache, "chatfs")}, nil
-}
-
-// MakeDirs creates the state directories with mode 0700 and tightens them
-// if they exist with looser modes.
-func (d Dirs) MakeDirs() error {
-	for _, p := range []string{d.Data, d.Cache} {
-		if err := os.MkdirAll(p, 0o700); err != nil {
-			return err
-		}
-		if err := os.Chmod(p, 0o700); err != nil {
-			return err
-		}
-	}
-	return nil
 }

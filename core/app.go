@@ -47,6 +47,10 @@ type Options struct {
 	Sync         Syncer        // makes staged files durable; nil = fsync(2)
 	Logger       *slog.Logger
 	Now          func() time.Time
+
+	// Retention is how long the app's service keeps files, for the
+	// expiry time of uploads; default DefaultTTL.
+	Retention time.Duration
 }
 
 // App is one mounted app. It is safe for concurrent use.
@@ -89,6 +93,9 @@ func New(o Options) (*App, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.Retention <= 0 {
+		o.Retention = DefaultTTL
 	}
 	if o.Now == nil {
 		o.Now = time.Now

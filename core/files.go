@@ -235,7 +235,7 @@ func (a *App) fetcher(e Entry) cache.Fetcher {
 		d, err := a.opts.Remote.Download(ctx, r)
 		if err != nil {
 			if remote.IsExpired(err) {
-				if merr := a.opts.Index.MarkExpired(a.opts.Name, e.File.UUID); merr != nil {
+				if merr := a.opts.Index.MarkExpired(a.opts.Name, e.File.UUID, a.opts.Now()); merr != nil {
 					a.log.Warn("mark expired", "uuid", e.File.UUID, "err", merr)
 				}
 			}

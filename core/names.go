@@ -51,6 +51,10 @@ type Xattr struct {
 	Value string
 }
 
+// XattrShareSecret names a restricted file's share-secret, which the mount
+// shows to the mounting user only.
+const XattrShareSecret = "user.chatfs.share_secret"
+
 // FileXattrs are the extended attributes of an entry of files/, in a fixed
 // order: the chatfs attributes, then the freedesktop ones file managers read.
 func FileXattrs(e Entry) []Xattr {
@@ -67,7 +71,7 @@ func FileXattrs(e Entry) []Xattr {
 	}
 	add("user.chatfs.uuid", uuid)
 	add("user.chatfs.url", url)
-	add("user.chatfs.share_secret", secret)
+	add(XattrShareSecret, secret)
 	add("user.chatfs.name", f.Name)
 	if !f.Expires.IsZero() {
 		add("user.chatfs.expires", f.Expires.UTC().Format(time.RFC3339))

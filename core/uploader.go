@@ -24,7 +24,8 @@ const maxRetryBackoff = 10 * time.Minute
 // disk is full (a write that finds space wakes them sooner).
 const diskFullPoll = 5 * time.Second
 
-// DefaultTTL is how long the service keeps files unless configured otherwise.
+// DefaultTTL is how long the service keeps files unless configured
+// otherwise (Options.Retention).
 const DefaultTTL = 7 * 24 * time.Hour
 
 // start recovers the queue from disk and starts the uploaders.
@@ -319,7 +320,7 @@ func (o *Outbox) send(ctx context.Context, rel, full string) (remote.UploadResul
 		Size:        st.Size(),
 		MIME:        mime,
 		Uploaded:    uploaded,
-		Expires:     uploaded.Add(DefaultTTL),
+		Expires:     uploaded.Add(o.app.opts.Retention),
 		HasThumb:    isImage(mime),
 	}, nil
 }

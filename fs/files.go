@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"log/slog"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -95,7 +96,7 @@ type fileNode struct {
 // unknown), upload time as mtime, read-only.
 func (n *fileNode) fill(out *fuse.Attr, size int64) {
 	out.Ino = n.entry.Ino()
-	out.Mode = syscall.S_IFREG | 0o444
+	out.Mode = syscall.S_IFREG | n.mode()
 	out.Nlink = 1
 	if size > 0 {
 		out.Size = uint64(size)
@@ -103,6 +104,17 @@ func (n *fileNode) fill(out *fuse.Attr, size int64) {
 	}
 	t := n.entry.File.Uploaded
 	out.SetTimes(&t, &t, &t)
+}
+
+// mode is 0444 for a file anyone with the URL may download, 0400 for a
+// restricted one (and its thumbnail): its readers need the share-secret,
+// which only the mounting user holds. Others see any of them only with
+// --allow-other.
+func (n *fileNode) mode() uint32 {
+	if f := n.entry.File; f.ShareSecret != "" || f.ThumbSecret != "" {
+		return 0o400
+	}
+	return 0o444
 }
 
 // attrTimeout: attributes are immutable once the size is final; until then
@@ -187,7 +199,7 @@ func (n *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint
 		return 0, errno(n.log, "getxattr", err)
 	}
 	for _, x := range xs {
-		if x.Name == attr {
+		if x.Name == attr && (x.Name != core.XattrShareSecret || byOwner(ctx)) {
 			return copyXattr(dest, x.Value)
 		}
 	}
@@ -203,7 +215,9 @@ func (n *fileNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.
 	}
 	var names []string
 	for _, x := range xs {
-		names = append(names, x.Name)
+		if x.Name != core.XattrShareSecret || byOwner(ctx) {
+			names = append(names, x.Name)
+		}
 	}
 	return copyXattrNames(dest, names)
 }
@@ -218,4 +232,11 @@ var _ = (gofs.NodeRemovexattrer)((*fileNode)(nil))
 
 func (n *fileNode) Removexattr(ctx context.Context, attr string) syscall.Errno {
 	return syscall.EROFS
+}
+
+// byOwner reports whether the FUSE request comes from the mounting user:
+// the share-secret is theirs alone, whatever the file's mode says.
+func byOwner(ctx context.Context) bool {
+	c, ok := fuse.FromContext(ctx)
+	return ok && c.Uid == uint32(os.Getuid())
 }

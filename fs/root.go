@@ -61,15 +61,25 @@ func Mount(mountpoint string, o Options) (*fuse.Server, error) {
 			FsName:     o.FsName,
 			Name:       "chatfs",
 			AllowOther: o.AllowOther,
-			Debug:      o.Debug,
+			// The kernel checks every access against the modes and owners
+			// chatfs reports, as on a local disk: without it, --allow-other
+			// would let anyone read, change and remove the owner's files.
+			Options: []string{"default_permissions"},
+			// go-fuse's trace quotes file data and xattr values:
+			// traceLogger redacts them.
+			Debug:  o.Debug,
+			Logger: traceLogger(o.Logger, slog.LevelWarn),
 			// Extended attributes are part of the contract.
 			DisableXAttrs: false,
 			MaxReadAhead:  1 << 20,
 		},
 		UID: uid,
 		GID: gid,
+		// Modes are reported as they are: a staged file made with mode
+		// 000 is 000, not go-fuse's stand-in 0644.
+		NullPermissions: true,
 		// No global entry/attr timeout: nodes that may be cached say so.
-		Logger: nil,
+		Logger: traceLogger(o.Logger, slog.LevelWarn),
 	}
 	return gofs.Mount(mountpoint, root, opts)
 }

@@ -103,8 +103,9 @@ func (n *uploadNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, u
 }
 
 // privateMode keeps staged files and folders to their owner (0600 and
-// 0700 at most): they are state, under a 0700 data directory.
-const privateMode = 0o700 | syscall.S_IFMT | syscall.S_ISVTX
+// 0700 at most): they are state, under a 0700 data directory. Set-uid,
+// set-gid and sticky bits are dropped: a staged file is data to upload.
+const privateMode = 0o700 | syscall.S_IFMT
 
 var _ = (gofs.NodeMkdirer)((*uploadNode)(nil))
 

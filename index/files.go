@@ -3,6 +3,7 @@ package index
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -166,19 +167,24 @@ func (db *DB) Forget(app, uuid string) error {
 	})
 }
 
-// MarkExpired records that the server answered file_expired for app/uuid.
+// MarkExpired records that the server answered file_expired for app/uuid
+// at time at; an expiry time recorded later than that (the app keeps files
+// for less than chatfs was told) is corrected to at.
 // It returns ErrNotFound when there is no such record.
-func (db *DB) MarkExpired(app, uuid string) error {
+func (db *DB) MarkExpired(app, uuid string, at time.Time) error {
 	return db.update(func(txn *badger.Txn) error {
 		key := appKey(pfxFile, app, uuid)
 		var f File
 		if err := getJSON(txn, key, &f); err != nil {
 			return err
 		}
-		if f.Expired {
+		if f.Expired && (f.Expires.IsZero() || !f.Expires.After(at)) {
 			return nil
 		}
 		f.Expired = true
+		if f.Expires.IsZero() || f.Expires.After(at) {
+			f.Expires = at
+		}
 		b, err := marshal(&f)
 		if err != nil {
 			return err

@@ -149,13 +149,19 @@ func TestForgetFreesName(t *testing.T) {
 
 func TestMarkExpired(t *testing.T) {
 	db, _ := openTemp(t)
-	require.NoError(t, db.Put(&File{App: "app", UUID: "u", Name: "n"}))
-	require.NoError(t, db.MarkExpired("app", "u"))
+	now := time.Now().Truncate(time.Second)
+	require.NoError(t, db.Put(&File{App: "app", UUID: "u", Name: "n", Expires: now.Add(7 * 24 * time.Hour)}))
+	require.NoError(t, db.MarkExpired("app", "u", now))
 	f, err := db.Get("app", "u")
 	require.NoError(t, err)
 	assert.True(t, f.Expired)
 	assert.Equal(t, "n", f.LinkName)
-	assert.ErrorIs(t, db.MarkExpired("app", "nope"), ErrNotFound)
+	assert.True(t, now.Equal(f.Expires), "expired earlier than expected: the expiry time is corrected, %v", f.Expires)
+	require.NoError(t, db.MarkExpired("app", "u", now.Add(time.Hour)))
+	f, err = db.Get("app", "u")
+	require.NoError(t, err)
+	assert.True(t, now.Equal(f.Expires), "a later answer does not move it")
+	assert.ErrorIs(t, db.MarkExpired("app", "nope", now), ErrNotFound)
 }
 
 func TestInodesUnique(t *testing.T) {

@@ -33,6 +33,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envChild) != "" {
 		os.Exit(childMount())
 	}
+	if op := os.Getenv(envAsOther); op != "" {
+		os.Exit(asOther(op, os.Args[1:]))
+	}
 	os.Exit(m.Run())
 }
 

@@ -69,13 +69,16 @@ func New(ctx context.Context, o Options) (*Mount, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if err := CheckMountpoint(o.Mountpoint); err != nil {
+		return nil, err
+	}
 	if err := o.Dirs.MakeDirs(); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
 	idx, err := index.Open(filepath.Join(o.Dirs.Data, "index"), index.Options{Logger: o.Logger})
 	if err != nil {
 		if errors.Is(err, index.ErrLocked) {
-			return nil, fmt.Errorf("%s is in use by another chatfs mount; give this one its own --state", o.Dirs.Data)
+			return nil, inUse(o.Dirs.Data)
 		}
 		return nil, err
 	}
@@ -143,6 +146,7 @@ func newApp(o Options, a App, idx *index.DB, c *cache.Cache) (*core.App, error) 
 		Cache:        c,
 		OutboxDir:    filepath.Join(o.Dirs.Data, "outbox", a.Name),
 		MaxSize:      a.MaxSize,
+		Retention:    a.Retention,
 		Restrict:     a.Restrict,
 		ThumbWidth:   w,
 		ThumbHeight:  h,

@@ -66,8 +66,9 @@ func TestThumbSizeIsTrueWhenGiven(t *testing.T) {
 
 // TestByNameCollisionsAndXattrs: a second photo.jpg is "photo (2).jpg" in
 // by-name/, each pointing at its own file; files/ entries carry every
-// promised xattr (user.xdg.origin.url included), mode 0444, the mounting
-// user as owner and the upload time as mtime.
+// promised xattr (user.xdg.origin.url included), mode 0400 (restricted
+// files are the owner's), the mounting user as owner and the upload time
+// as mtime.
 func TestByNameCollisionsAndXattrs(t *testing.T) {
 	svc := newService(t, emulator.Options{})
 	h := newHarness(t, svc, "", func(_ *mount.Options, a *config.App) { a.Restrict = true })
@@ -105,7 +106,7 @@ func TestByNameCollisionsAndXattrs(t *testing.T) {
 	require.NoError(t, syscall.Stat(p, &st))
 	assert.Equal(t, uint32(os.Getuid()), st.Uid)
 	assert.Equal(t, uint32(os.Getgid()), st.Gid)
-	assert.Equal(t, uint32(syscall.S_IFREG|0o444), st.Mode)
+	assert.Equal(t, uint32(syscall.S_IFREG|0o400), st.Mode, "restricted: for the owner only")
 	mtime := time.Unix(st.Mtim.Unix())
 	assert.True(t, mtime.After(before) && mtime.Before(time.Now().Add(2*time.Second)), "mtime %v is the upload time", mtime)
 	expires, err := time.Parse(time.RFC3339, getxattr(t, p, "user.chatfs.expires"))

@@ -3,10 +3,12 @@ package mount_test
 import (
 	"context"
 	"io/fs"
+	"log"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/chatfs/chatfs/internal/testutil"
@@ -96,4 +98,39 @@ func TestStatePermissions(t *testing.T) {
 		return nil
 	}))
 	assert.Greater(t, checked, 5)
+}
+
+// TestDebugTraceHasNoContent mounts with --debug, writes a file with a
+// marker, reads it back, reads a share-secret and tries to set an xattr
+// to the marker, then checks that the FUSE trace is there and that
+// neither the marker nor the secret is in any log (chatfs's, or the
+// standard logger go-fuse writes to by default).
+func TestDebugTraceHasNoContent(t *testing.T) {
+	var logs, std testutil.SyncBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log.SetOutput(&std)
+	t.Cleanup(func() { log.SetOutput(os.Stderr) })
+	svc := newService(t, emulator.Options{})
+	h := newHarness(t, svc, "", func(o *mount.Options, a *config.App) {
+		o.Logger = logger
+		o.Debug = true
+		a.Restrict = true
+	})
+	const marker = "MARKER-7f3c-file-content"
+	require.NoError(t, os.WriteFile(h.path("upload", "m.txt"), []byte(marker+marker), 0o644))
+	uuid := h.waitUploaded("m.txt")
+	got, err := os.ReadFile(h.path("files", uuid))
+	require.NoError(t, err)
+	require.Equal(t, marker+marker, string(got))
+	secret := getxattr(t, h.path("files", uuid), "user.chatfs.share_secret")
+	require.NotEmpty(t, secret)
+	_ = syscall.Setxattr(h.path("upload"), "user.note", []byte(marker), 0)
+	h.unmount()
+
+	out := logs.String() + std.String()
+	assert.Contains(t, out, "WRITE", "the trace names operations")
+	assert.Contains(t, out, "GETXATTR")
+	for _, s := range []string{marker, marker[:8], secret, secret[:8]} {
+		assert.NotContains(t, out, s)
+	}
 }
