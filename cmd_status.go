@@ -61,6 +61,9 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 			return nil
 		})
 		fmt.Fprintf(stdout, "%s: %d waiting, %d uploading, %d failed\n", printable(app.Name()), counts["waiting"], counts["uploading"], counts["failed"])
+		if disk, err := xattr(upload, "user.chatfs.disk"); err == nil && disk != "ok" {
+			fmt.Fprintf(stdout, "  disk %s\n", printable(disk))
+		}
 		sort.Strings(failed)
 		for _, f := range failed {
 			fmt.Fprintln(stdout, f)
