@@ -39,6 +39,7 @@ type Outbox struct {
 	markMu   sync.Mutex
 	diskFull atomic.Bool  // the staging disk was full at the last check
 	busy     atomic.Int32 // uploads being worked on, see Busy
+	auth     authGate     // the token the service refused, see authwait.go
 
 	// LOCK ORDERING: Outbox.mu is a leaf: nothing else is locked while it is
 	// held, and no disk or network I/O happens under it. While an upload is

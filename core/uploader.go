@@ -142,6 +142,12 @@ func (o *Outbox) worker() {
 		if o.diskFull.Load() {
 			o.DiskFull() // says so once space is back
 		}
+		if o.authBlocked(o.ctx) {
+			if !o.pause(authPoll) {
+				return
+			}
+			continue
+		}
 		u, ok, err := idx.Claim(app, o.app.opts.Now())
 		if ok {
 			o.upload(u)
@@ -160,16 +166,24 @@ func (o *Outbox) worker() {
 			o.app.log.Error("outbox: claim", "err", err)
 			wait = max(wait, diskFullPoll)
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-o.stopping:
-			t.Stop()
+		if !o.pause(wait) {
 			return
-		case <-o.wake:
-		case <-t.C:
 		}
-		t.Stop()
 	}
+}
+
+// pause waits for d, or until an uploader is kicked; false when the outbox
+// is stopping.
+func (o *Outbox) pause(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-o.stopping:
+		return false
+	case <-o.wake:
+	case <-t.C:
+	}
+	return true
 }
 
 // Busy is the number of claimed entries uploaders are working on (sending,
@@ -248,6 +262,9 @@ func (o *Outbox) upload(u index.Upload) {
 		wait := backoff(o.app.opts.RetryBackoff, u.Attempts)
 		if remote.IsQuotaExceeded(err) || remote.IsUnauthorized(err) || remote.IsForbidden(err) {
 			wait = maxRetryBackoff
+		}
+		if remote.IsUnauthorized(err) {
+			o.noteRefused(ctx)
 		}
 		log.Warn("upload failed, will retry", "path", u.Path, "attempt", u.Attempts+1, "in", wait.Round(time.Millisecond), "err", err)
 		_ = idx.Fail(app, u.Path, reason(err), false, o.app.opts.Now().Add(wait))

@@ -251,6 +251,58 @@ func (db *DB) Claim(app string, now time.Time) (u Upload, ok bool, err error) {
 	return u, ok, nil
 }
 
+// Wake makes every Waiting entry of app that is not yet claimable (its
+// NotBefore in the future: a retry backing off) claimable now, keeping
+// their order. Uploaders call it when what made them back off is mended
+// (a new token after 401s). It returns how many entries it woke.
+func (db *DB) Wake(app string) (int, error) {
+	if err := checkApp(app); err != nil {
+		return 0, err
+	}
+	now := db.now()
+	type later struct{ app, path string }
+	var due []later
+	err := db.scan(appPrefix(pfxWait, app, false), func(k, v []byte) error {
+		if waitKeyTime(k).After(now) {
+			a, p := splitAppKey("", v)
+			due = append(due, later{a, p})
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("index: wake: %w", err)
+	}
+	woke := 0
+	for start := 0; start < len(due); start += recoverBatch {
+		batch := due[start:min(start+recoverBatch, len(due))]
+		err := db.update(func(txn *badger.Txn) error {
+			woke = start
+			for _, e := range batch {
+				r, err := getQueue(txn, e.app, e.path)
+				if errors.Is(err, ErrNotFound) || (err == nil && r.State != Waiting) {
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				r.NotBefore = time.Time{}
+				if err := db.wait(txn, &r, now); err != nil {
+					return err
+				}
+				if err := putQueue(txn, &r); err != nil {
+					return err
+				}
+				woke++
+			}
+			return nil
+		})
+		if err != nil {
+			return woke, wrap("wake", app, "", err)
+		}
+	}
+	return woke, nil
+}
+
 // NextWake returns when the next Waiting entry becomes claimable (a time
 // at or before now means one is claimable already); ok is false when
 // nothing of app is waiting. Upload workers sleep until then or until an

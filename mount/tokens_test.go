@@ -272,3 +272,25 @@ func TestClientCredentialsMountRenews(t *testing.T) {
 	assert.NotContains(t, out, secret)
 	assert.NotContains(t, out, "YWMt", "no issued token in the logs")
 }
+
+// A refused token does not park the queue for the 10-minute backoff: once
+// the token file holds a good token, uploads go on within seconds. While the
+// refused token stands, uploaders do not keep asking the service.
+func TestNewTokenFileWakesTheQueue(t *testing.T) {
+	svc := newService(t, emulator.Options{})
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	require.NoError(t, os.WriteFile(tokenFile, []byte("not-the-token\n"), 0o600))
+	h := newHarness(t, svc, "", func(o *mount.Options, _ *config.App) {
+		o.Apps[0].Tokens = remote.NewFileToken(tokenFile)
+	})
+	require.NoError(t, os.WriteFile(h.path("upload", "a.txt"), []byte("a"), 0o600))
+	eventually(t, 10*time.Second, "the upload to be refused", func() bool {
+		v, _ := getxattrErr(h.path("upload", "a.txt"), "user.chatfs.error")
+		return strings.Contains(v, "401")
+	})
+	require.NoError(t, os.WriteFile(h.path("upload", "b.txt"), []byte("b"), 0o600))
+
+	require.NoError(t, os.WriteFile(tokenFile, []byte(svc.emu.Token()+"\n"), 0o600))
+	h.waitUploaded("a.txt")
+	h.waitUploaded("b.txt")
+}

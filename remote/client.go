@@ -1,6 +1,9 @@
 package remote
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -128,4 +131,17 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 		req.Header.Del(hdrShareSecret)
 	}
 	return nil
+}
+
+// TokenFingerprint identifies the token the client would send now, without
+// revealing it (a short hash), so that a caller refused with 401 can tell
+// when a new token (a rewritten token file, a regenerated token) is there
+// to try. It is "" when the source has no token.
+func (c *Client) TokenFingerprint(ctx context.Context) string {
+	tok, err := c.tokens.Token(ctx)
+	if err != nil || tok == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(tok))
+	return hex.EncodeToString(sum[:8])
 }
