@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"maps"
 	"os"
@@ -29,14 +30,15 @@ import (
 // Paths are slash-separated and relative to the staging directory.
 type Outbox struct {
 	// read only after newOutbox
-	app  *App
-	dir  string
-	wake chan struct{}
-	sync Syncer
+	app     *App
+	dir     string // the staging directory, as shortPath gives it
+	realDir string // the staging directory, for messages
+	wake    chan struct{}
+	sync    Syncer
 
-	// markMu serialises the index writes that record whether a staged file
-	// is complete (see writers.go). LOCK ORDERING: markMu before mu.
-	markMu   sync.Mutex
+	// marks order the index writes that record whether a staged file is
+	// complete (see marklock.go). LOCK ORDERING: marks before mu.
+	marks    *markLocks
 	diskFull atomic.Bool  // the staging disk was full at the last check
 	busy     atomic.Int32 // uploads being worked on, see Busy
 	auth     authGate     // the token the service refused, see authwait.go
@@ -62,10 +64,16 @@ func newOutbox(a *App) (*Outbox, error) {
 	if err := os.MkdirAll(a.opts.OutboxDir, 0o700); err != nil {
 		return nil, err
 	}
+	dir, err := shortPath(a.opts.OutboxDir)
+	if err != nil {
+		return nil, err
+	}
 	return &Outbox{
 		app:       a,
-		dir:       a.opts.OutboxDir,
+		dir:       dir,
+		realDir:   a.opts.OutboxDir,
 		wake:      make(chan struct{}, 1),
+		marks:     newMarkLocks(),
 		sync:      a.opts.Sync,
 		writers:   make(map[uint64]*writer),
 		timers:    make(map[string]*settle),
@@ -76,8 +84,42 @@ func newOutbox(a *App) (*Outbox, error) {
 	}, nil
 }
 
-// Dir is the staging directory that backs upload/.
+// Dir is the staging directory that backs upload/, as a short path that
+// names it through an open descriptor (see shortPath): use it for every
+// access to staged files.
 func (o *Outbox) Dir() string { return o.dir }
+
+// shortPath returns a path to dir that is as short as it can be:
+// /proc/self/fd/N of a descriptor open on dir for the life of the process.
+// A staged file's path is then that prefix plus its path in upload/, not
+// the state directory's own path plus it, so a path through the mount up
+// to PATH_MAX long fits (the mount's "MNT/<app>/upload/" is nearly always
+// longer than "/proc/self/fd/N/"). The descriptor is never closed: a FUSE
+// request served after the app closed (a lazily detached mount) must not
+// reach whatever a reused descriptor number would name. Where /proc is
+// missing, dir itself is used.
+func shortPath(dir string) (string, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return "", err
+	}
+	p := fmt.Sprintf("/proc/self/fd/%d", f.Fd())
+	if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
+		f.Close()
+		return dir, nil
+	}
+	keepMu.Lock()
+	keepOpen = append(keepOpen, f)
+	keepMu.Unlock()
+	return p, nil
+}
+
+// keepOpen holds the descriptors shortPath hands out, for the life of the
+// process.
+var (
+	keepMu   sync.Mutex
+	keepOpen []*os.File
+)
 
 // CheckSize answers ErrTooLarge when a file would grow to end bytes past the
 // app's size limit. fs/ calls it before every write and truncate.
@@ -180,8 +222,7 @@ func (o *Outbox) Closed(id uint64) {
 
 // Removed records that path (a file, or a folder and all below it) is gone.
 func (o *Outbox) Removed(rel string) {
-	o.markMu.Lock()
-	defer o.markMu.Unlock()
+	defer o.marks.lock(rel)()
 	o.mu.Lock()
 	o.waitFinishingLocked(rel)
 	for _, p := range o.underLocked(rel) {
@@ -212,7 +253,7 @@ func (o *Outbox) Removed(rel string) {
 // "x.part" -> "x" must not come back as the temporary name); an error means
 // that sync failed.
 func (o *Outbox) Renamed(oldRel, newRel string) error {
-	o.markMu.Lock()
+	unlock := o.marks.lockAll()
 	o.mu.Lock()
 	o.waitFinishingLocked(oldRel)
 	o.waitFinishingLocked(newRel)
@@ -240,7 +281,7 @@ func (o *Outbox) Renamed(oldRel, newRel string) error {
 	if err := o.app.opts.Index.Rename(o.app.opts.Name, oldRel, newRel); err != nil {
 		o.app.log.Warn("outbox: rename queue entry", "from", oldRel, "to", newRel, "err", err)
 	}
-	o.markMu.Unlock()
+	unlock()
 	var err error
 	for _, d := range uniq(path.Dir(newRel), path.Dir(oldRel)) {
 		if serr := o.sync.Dir(filepath.Join(o.dir, filepath.FromSlash(d))); serr != nil && err == nil {
@@ -262,6 +303,9 @@ func uniq(a, b string) []string {
 // settleTree schedules every regular file at or below rel.
 func (o *Outbox) settleTree(rel string) {
 	root := filepath.Join(o.dir, filepath.FromSlash(rel))
+	if rel == "" {
+		root += "/" // through the link that o.dir may be
+	}
 	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || !d.Type().IsRegular() {
 			return nil
@@ -350,8 +394,7 @@ func (o *Outbox) settled(rel string, st *settle) {
 	if err != nil || !fi.Mode().IsRegular() {
 		return
 	}
-	o.markMu.Lock()
-	defer o.markMu.Unlock()
+	defer o.marks.lock(rel)()
 	if o.pending(rel) {
 		return // opened or changed again while we looked
 	}

@@ -83,7 +83,7 @@ func (o *Outbox) recover() error {
 	// A staged file with no entry was being written when chatfs stopped
 	// (killed, crashed, or unmounted with the writer open): what arrived is
 	// likely a prefix. It stays, failed, until the user writes or touches it.
-	return filepath.WalkDir(o.dir, func(p string, d fs.DirEntry, err error) error {
+	return filepath.WalkDir(o.dir+"/", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || !d.Type().IsRegular() {
 			return nil
 		}
@@ -236,9 +236,9 @@ func (o *Outbox) upload(u index.Upload) {
 		// that cancelled us has re-queued or dropped it), or shutting down:
 		// leave it waiting for the next attempt or the next mount (or,
 		// while it has a writer, is settling or is being renamed, claimed
-		// until that is over). Under markMu, so that a rename under way
+		// until that is over). Under its mark lock, so that a rename under way
 		// has moved the entry, with the file, before we look.
-		o.markMu.Lock()
+		unlock := o.marks.lock(u.Path)
 		o.mu.Lock()
 		held := o.heldLocked(u.Path)
 		o.mu.Unlock()
@@ -250,7 +250,7 @@ func (o *Outbox) upload(u index.Upload) {
 		default:
 			_ = idx.Enqueue(app, u.Path)
 		}
-		o.markMu.Unlock()
+		unlock()
 	case errors.Is(err, errThumbFirst):
 		wait := o.thumbWait(u.Path)
 		_ = idx.Fail(app, u.Path, reason(err), false, o.app.opts.Now().Add(wait))

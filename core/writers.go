@@ -28,8 +28,9 @@ import (
 //   - A failed change marks every writer of the file open at that moment
 //     as failed: none of them can vouch for it. Writers opened later can.
 //
-// markMu serialises these index writes with Renamed and Removed, so that the
-// entry a path ends with is the one its last event meant.
+// The mark locks (marklock.go) order these index writes with Renamed and
+// Removed, so that the entry a path ends with is the one its last event
+// meant.
 
 // errStopping: a close that came after chatfs began to stop.
 var errStopping = errors.New("chatfs is stopping: the file was not recorded as complete")
@@ -41,8 +42,7 @@ var errStopping = errors.New("chatfs is stopping: the file was not recorded as c
 // flushed while a writer still had it open is marked here as well.
 // Called by close, once stopping is closed.
 func (o *Outbox) markOpenWritersFailed() {
-	o.markMu.Lock()
-	defer o.markMu.Unlock()
+	defer o.marks.lockAll()()
 	o.mu.Lock()
 	var cut []string
 	for _, w := range o.writers {
@@ -148,11 +148,8 @@ func (o *Outbox) Modify(id uint64) error {
 	w.dirty, w.wrote = true, true
 	o.mu.Unlock()
 
-	o.markMu.Lock()
-	defer o.markMu.Unlock()
-	o.mu.Lock()
-	rel := w.path
-	o.mu.Unlock()
+	rel, unlock := o.lockWriter(w)
+	defer unlock()
 	if rel == "" {
 		return nil
 	}
@@ -236,8 +233,8 @@ func (o *Outbox) Flushed(id uint64, f SyncFile) error {
 		o.Failed(id, err)
 	}
 
-	o.markMu.Lock()
-	defer o.markMu.Unlock()
+	rel, unlock := o.lockWriter(w)
+	defer unlock()
 	o.mu.Lock()
 	if o.stoppingLocked() {
 		// Closed after chatfs began to stop (a lazily detached mount):
@@ -245,7 +242,6 @@ func (o *Outbox) Flushed(id uint64, f SyncFile) error {
 		o.mu.Unlock()
 		return errStopping
 	}
-	rel = w.path
 	fail := w.fail
 	others := false
 	for xid, x := range o.writers {
@@ -281,17 +277,6 @@ func (o *Outbox) Flushed(id uint64, f SyncFile) error {
 	return err
 }
 
-// Created records that rel was made as an empty regular file without a
-// handle (mknod): complete as it is.
-func (o *Outbox) Created(rel string) error {
-	o.markMu.Lock()
-	defer o.markMu.Unlock()
-	if isTempPath(rel) {
-		return o.app.opts.Index.Hold(o.app.opts.Name, rel)
-	}
-	return o.app.opts.Index.Enqueue(o.app.opts.Name, rel)
-}
-
 // checkSpace refuses a write of n bytes that would leave the staging disk
 // with less than the outbox's reserve (Options.Reserve): past it, the
 // index could not record anything (see index.DefaultMinFree).
@@ -325,7 +310,7 @@ func availableBytes(dir string) (int64, error) { return index.Available(dir) }
 // noteDiskFull records that the staging disk is full, logging it once.
 func (o *Outbox) noteDiskFull() {
 	if o.diskFull.CompareAndSwap(false, true) {
-		o.app.log.Error("upload/: the disk is full; writes fail with ENOSPC until space is freed", "dir", o.dir)
+		o.app.log.Error("upload/: the disk is full; writes fail with ENOSPC until space is freed", "dir", o.realDir)
 	}
 }
 
@@ -346,7 +331,7 @@ func (o *Outbox) DiskFull() bool {
 		return true
 	}
 	if o.diskFull.CompareAndSwap(true, false) {
-		o.app.log.Info("upload/: disk space is back; uploads resume", "dir", o.dir)
+		o.app.log.Info("upload/: disk space is back; uploads resume", "dir", o.realDir)
 		o.kick()
 	}
 	return false

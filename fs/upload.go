@@ -34,6 +34,26 @@ func newUploadRoot(a *core.App, log *slog.Logger) (*uploadNode, error) {
 	return n, nil
 }
 
+var _ = (gofs.NodeGetattrer)((*uploadNode)(nil))
+
+// Getattr of upload/ itself follows the root path, which names the
+// staging directory through a /proc/self/fd link (see core's Outbox.Dir);
+// everything below is the loopback's.
+func (n *uploadNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	if h, ok := f.(*uploadHandle); ok {
+		f = h.LoopbackFile
+	}
+	if f != nil || !n.isRoot() {
+		return n.LoopbackNode.Getattr(ctx, f, out)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(n.RootData.Path, &st); err != nil {
+		return gofs.ToErrno(err)
+	}
+	out.FromStat(&st)
+	return 0
+}
+
 // stableAttr is the upload root's identity: its inode on the staging disk.
 func (n *uploadNode) stableAttr() gofs.StableAttr {
 	var st syscall.Stat_t

@@ -63,6 +63,7 @@ type DB struct {
 	inoSeq  *badger.Sequence // allocates inode numbers, see allocIno
 	qSeq    *badger.Sequence // orders queue entries that become claimable at the same instant
 	minFree int64            // see Options.MinFree
+	syncs   *groupSync       // shares syncs between concurrent writers
 	rec     *recordLog       // nil when in memory; see records.go
 
 	closeOnce sync.Once
@@ -79,7 +80,7 @@ type DB struct {
 // written by a newer schema. Entries left Uploading by a crash go back to
 // Waiting.
 func Open(dir string, o Options) (*DB, error) {
-	db := &DB{log: o.Logger, now: o.Now, minFree: o.MinFree}
+	db := &DB{log: o.Logger, now: o.Now, minFree: o.MinFree, syncs: newGroupSync()}
 	if db.minFree == 0 {
 		db.minFree = DefaultMinFree
 	}
@@ -301,7 +302,7 @@ func (db *DB) sync() error {
 	if db.dir == "" {
 		return nil
 	}
-	return db.bdb.Sync()
+	return db.syncs.do(db.bdb.Sync)
 }
 
 // getJSON reads key into v; badger.ErrKeyNotFound becomes ErrNotFound.

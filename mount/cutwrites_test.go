@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -379,4 +380,28 @@ func TestFullDiskIsAnErrorNotACrash(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "full")
 	require.NoError(t, os.Remove(filler))
+}
+
+// A path through the mount up to PATH_MAX long works in upload/: the
+// staging directory's own (longer) path is not counted against it.
+func TestLongestPathsInUpload(t *testing.T) {
+	svc := newService(t, emulator.Options{})
+	long := filepath.Join(t.TempDir(), strings.Repeat("s", 200), strings.Repeat("t", 200))
+	require.NoError(t, os.MkdirAll(long, 0o700))
+	h := newHarness(t, svc, long)
+	const pathMax = 4096 // with its NUL
+	p := h.path("upload")
+	for len(p)+1+255+1 < pathMax-1 {
+		p = filepath.Join(p, strings.Repeat("d", 200))
+		require.NoError(t, os.Mkdir(p, 0o700))
+	}
+	name := strings.Repeat("f", pathMax-1-len(p)-1-4) + ".txt"
+	require.LessOrEqual(t, len(name), 255)
+	p = filepath.Join(p, name)
+	require.Len(t, p, pathMax-1)
+	require.NoError(t, os.WriteFile(p, []byte("deep"), 0o600))
+	uuid := h.waitUploaded(name)
+	got, err := os.ReadFile(h.path("files", uuid))
+	require.NoError(t, err)
+	assert.Equal(t, "deep", string(got))
 }
