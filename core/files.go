@@ -120,8 +120,9 @@ func ParseFileName(name string) (uuid string, thumb bool, ok bool) {
 }
 
 // Lookup finds a name of files/. A well-formed uuid the index does not know
-// is asked of the server once (a 404 is remembered for NegativeTTL); any
-// other name answers ErrNotExist without a request.
+// is asked of the server once (a 404 is remembered for NegativeTTL, the
+// NegativeMax most recent ones); any other name answers ErrNotExist
+// without a request.
 func (a *App) Lookup(ctx context.Context, name string) (Entry, error) {
 	uuid, thumb, ok := ParseFileName(name)
 	if !ok {
@@ -263,22 +264,34 @@ type probe struct {
 func (a *App) probe(ctx context.Context, uuid string) (index.File, error) {
 	now := a.opts.Now()
 	a.mu.Lock()
-	if until, ok := a.negative[uuid]; ok {
+	if until, ok := a.negative.Get(uuid); ok {
 		if now.Before(until) {
 			a.mu.Unlock()
 			return index.File{}, ErrNotExist
 		}
-		delete(a.negative, uuid)
+		a.negative.Remove(uuid)
 	}
 	p, running := a.probes[uuid]
 	if !running {
+		if a.closed {
+			a.mu.Unlock()
+			return index.File{}, ErrClosed
+		}
 		p = &probe{done: make(chan struct{})}
 		a.probes[uuid] = p
 		// Detached from the lookup: the probe's body feeds the cache fill
 		// every reader shares, and concurrent lookups wait for it, so one
 		// interrupted lookup (or the end of its FUSE request, whose context
-		// go-fuse reuses) must not cut it.
-		go a.runProbe(context.WithoutCancel(ctx), uuid, p, now)
+		// go-fuse reuses) must not cut it. The App owns it instead: Close
+		// cancels it and waits, before the index and cache close.
+		pctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+		stop := context.AfterFunc(a.ctx, func() { cancel(context.Cause(a.ctx)) })
+		a.probing.Add(1)
+		go func() {
+			defer a.probing.Done()
+			defer stop()
+			a.runProbe(pctx, uuid, p, now)
+		}()
 	}
 	a.mu.Unlock()
 	select {
@@ -295,7 +308,7 @@ func (a *App) runProbe(ctx context.Context, uuid string, p *probe, now time.Time
 	a.mu.Lock()
 	delete(a.probes, uuid)
 	if remote.IsNotExist(p.err) {
-		a.negative[uuid] = now.Add(a.opts.NegativeTTL)
+		a.negative.Add(uuid, now.Add(a.opts.NegativeTTL))
 		p.err = ErrNotExist
 	}
 	a.mu.Unlock()
