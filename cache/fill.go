@@ -143,6 +143,10 @@ func (c *Cache) acquireSlot(f *fill) error {
 	c.mu.Unlock()
 	select {
 	case c.slots <- struct{}{}:
+		if f.ctx.Err() != nil { // a slot freed by Close: do not start
+			<-c.slots
+			return context.Cause(f.ctx)
+		}
 		return nil
 	case <-f.ctx.Done():
 		return context.Cause(f.ctx)
