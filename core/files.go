@@ -361,7 +361,10 @@ func (a *App) seedCache(ctx context.Context, e Entry, body io.ReadCloser, size i
 	fetch := func(ctx context.Context, offset int64) (io.ReadCloser, int64, int64, error) {
 		if rc := take(); rc != nil {
 			if offset == 0 {
-				return rc, 0, size, nil
+				// The body was requested on the probe's context, which
+				// ends with the probe: tie it to the fill's instead, so
+				// that Cache.Close cuts it like any fill's download.
+				return closeWith(ctx, rc), 0, size, nil
 			}
 			rc.Close()
 		}
@@ -376,6 +379,25 @@ func (a *App) seedCache(ctx context.Context, e Entry, body io.ReadCloser, size i
 	if rc := take(); rc != nil {
 		rc.Close()
 	}
+}
+
+// closeWith returns rc, closed when ctx ends if it is not closed before.
+func closeWith(ctx context.Context, rc io.ReadCloser) io.ReadCloser {
+	stop := context.AfterFunc(ctx, func() { rc.Close() })
+	return &ctxBody{ReadCloser: rc, stop: stop}
+}
+
+// ctxBody is a body that a context closes (see closeWith).
+type ctxBody struct {
+	io.ReadCloser
+	stop func() bool
+}
+
+func (b *ctxBody) Close() error {
+	if !b.stop() {
+		return nil // the context closed it
+	}
+	return b.ReadCloser.Close()
 }
 
 // sniff decides a MIME type from the first bytes, preferring a specific
