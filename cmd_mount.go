@@ -119,7 +119,9 @@ func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return err
 		}
-		emu, err := startEmbedded(ctx, filepath.Join(dirs.Data, "embedded", "addr"), emulator.Options{
+		// Not stopped by the signal (ctx): uploads drain into it while the
+		// mount closes, and the deferred Stop runs after m.Close.
+		emu, err := startEmbedded(context.WithoutCancel(ctx), filepath.Join(dirs.Data, "embedded", "addr"), emulator.Options{
 			Certificates: certs,
 			Dir:          filepath.Join(dirs.Data, "emulator"),
 			MaxSize:      a.MaxSize,

@@ -12,7 +12,10 @@
 // bytes has arrived. At most one fill runs per key; every Open of a key that
 // is filling joins that fill, and its Handle reads bytes as soon as they are
 // written. Fills run on a context detached from the opener's, so a reader
-// that gives up (a FUSE interrupt) never aborts the download for the others.
+// that gives up (a FUSE interrupt) never aborts the download for the others;
+// the Cache owns them instead: Close cancels every fill and waits for it.
+// At most Options.MaxDownloads fills download at once; the others queue,
+// and their readers wait (or leave with their own context) meanwhile.
 //
 // A fill that fails leaves nothing behind: the partial file is deleted, its
 // readers get the error, and the next Open starts a fresh fill. Leftover
@@ -42,8 +45,9 @@ import (
 // that answer announces a size equal to the bytes received.
 //
 // The context passed to a Fetcher is detached from any reader's context: it
-// carries the values of the Open that started the fill, but no deadline or
-// cancellation. The cache closes every body it receives.
+// carries the values of the Open that started the fill, but no deadline, and
+// it is cancelled only by Cache.Close. The cache closes every body it
+// receives.
 type Fetcher func(ctx context.Context, offset int64) (body io.ReadCloser, start int64, size int64, err error)
 
 // Options configure a Cache. Zero fields take defaults.
@@ -62,6 +66,11 @@ type Options struct {
 	// at the offset reached. Default: io.ErrUnexpectedEOF only. The cache's
 	// own errors (size mismatch, disk errors) are never retried.
 	Retryable func(error) bool
+	// MaxDownloads bounds the fills that download at once, default 8. A
+	// fill beyond it waits for a slot (its readers wait with it, and may
+	// leave on their own context); a thumbnail grid cannot open hundreds
+	// of downloads.
+	MaxDownloads int
 	// Backoff is the first pause before resuming a body, default 200ms,
 	// doubling after each resume.
 	Backoff time.Duration
@@ -76,6 +85,7 @@ type Options struct {
 const (
 	DefaultMaxBytes     = 1 << 30
 	DefaultFillAttempts = 5
+	DefaultMaxDownloads = 8
 	DefaultBackoff      = 200 * time.Millisecond
 )
 
@@ -84,6 +94,7 @@ type Stats struct {
 	Fills      int64 // fills started
 	Fetches    int64 // Fetcher calls, retries included
 	Joins      int64 // Opens that joined a running fill
+	Queued     int64 // fills that waited for a download slot (MaxDownloads)
 	Hits       int64 // Opens served by a complete entry
 	Evictions  int64 // complete entries deleted to stay under MaxBytes
 	Downloaded int64 // body bytes written by fills
@@ -103,4 +114,7 @@ var (
 	// announced its size, and the Fetcher could not confirm it (see
 	// Fetcher). Such a fill is never cached: a cut body looks the same.
 	ErrSizeUnconfirmed = errors.New("cache: size not confirmed")
+	// ErrClosed: the Cache was closed; Open refuses, and fills that were
+	// running fail with it.
+	ErrClosed = errors.New("cache: closed")
 )

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -31,16 +32,20 @@ const (
 // Cache.mu with the entry marked busy.
 type Cache struct {
 	// Read only after Open.
-	dir string
-	o   Options
-	log *slog.Logger
+	dir   string
+	o     Options
+	log   *slog.Logger
+	ctx   context.Context    // the fills' owner: cancelled by Close
+	stop  context.CancelFunc // cancels ctx with ErrClosed
+	slots chan struct{}      // one token per fill downloading, MaxDownloads deep
 
 	// Updated atomically by fills, outside mu.
 	fetches    atomic.Int64
 	downloaded atomic.Int64
-	running    sync.WaitGroup // fill goroutines, until their last bookkeeping
+	running    sync.WaitGroup // fill goroutines, until their last bookkeeping; Add under mu
 
-	mu sync.Mutex
+	mu     sync.Mutex
+	closed bool // Close was called: no fill starts. GUARDED_BY(mu)
 	// entries holds every key that is complete, filling, open or being
 	// renamed/deleted. An entry with open > 0, fill != nil or busy != nil
 	// stays in the map, so a Handle's *entry is always the map's. GUARDED_BY(mu)
@@ -85,6 +90,9 @@ func Open(o Options) (*Cache, error) {
 	if o.Backoff <= 0 {
 		o.Backoff = DefaultBackoff
 	}
+	if o.MaxDownloads <= 0 {
+		o.MaxDownloads = DefaultMaxDownloads
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -97,7 +105,10 @@ func Open(o Options) (*Cache, error) {
 	if err := os.Chmod(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
 	}
-	c := &Cache{dir: o.Dir, o: o, log: o.Logger, entries: make(map[string]*entry)}
+	c := &Cache{dir: o.Dir, o: o, log: o.Logger, entries: make(map[string]*entry),
+		slots: make(chan struct{}, o.MaxDownloads)}
+	ctx, stop := context.WithCancelCause(context.Background())
+	c.ctx, c.stop = ctx, func() { stop(ErrClosed) }
 	if err := c.load(); err != nil {
 		return nil, err
 	}
@@ -146,6 +157,21 @@ func (c *Cache) load() error {
 		c.entries[name] = e
 		c.setCompleteLocked(e, fi.Size(), fi.ModTime())
 	}
+	return nil
+}
+
+// Close cancels every fill, running or queued, and waits until each has
+// ended (its partial file deleted, its readers told ErrClosed). Open fails
+// with ErrClosed afterwards; Handles already open stay readable where
+// their bytes are on disk. Close the Cache only after its users (the apps)
+// have stopped, and before the index they record into. Calling Close
+// again does nothing.
+func (c *Cache) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.stop()
+	c.running.Wait()
 	return nil
 }
 

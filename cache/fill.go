@@ -89,7 +89,12 @@ func (f *fill) closeReader() {
 // run downloads the entry, publishes the outcome to the cache and to the
 // readers, and applies the size bound. It is the fill's goroutine.
 func (f *fill) run(e *entry) {
-	n, err := f.download()
+	var n int64
+	err := f.c.acquireSlot(f)
+	if err == nil {
+		n, err = f.download()
+		<-f.c.slots
+	}
 	if err != nil {
 		err = fmt.Errorf("cache: fill %s: %w", f.key, err)
 		f.c.log.Info("cache: fill failed", "key", f.key, "bytes", n, "err", err)
@@ -122,6 +127,29 @@ func (f *fill) run(e *entry) {
 	}
 	if err == nil {
 		c.evict()
+	}
+}
+
+// acquireSlot waits for one of the MaxDownloads slots, or for Close.
+// The caller gives the slot back by receiving from c.slots.
+func (c *Cache) acquireSlot(f *fill) error {
+	select {
+	case c.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	c.mu.Lock()
+	c.stats.Queued++
+	c.mu.Unlock()
+	select {
+	case c.slots <- struct{}{}:
+		if f.ctx.Err() != nil { // a slot freed by Close: do not start
+			<-c.slots
+			return context.Cause(f.ctx)
+		}
+		return nil
+	case <-f.ctx.Done():
+		return context.Cause(f.ctx)
 	}
 }
 
@@ -206,7 +234,12 @@ func (f *fill) copyWithRetry(wf *os.File) (progress, error) {
 		}
 		f.c.log.Debug("cache: fill resumes", "key", f.key, "offset", p.filled, "attempt", attempt, "err", err)
 		t := time.NewTimer(pause)
-		<-t.C
+		select {
+		case <-t.C:
+		case <-f.ctx.Done():
+			t.Stop()
+			return p, context.Cause(f.ctx)
+		}
 		pause *= 2
 	}
 }

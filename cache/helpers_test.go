@@ -32,6 +32,7 @@ func newCache(t testing.TB, mutate func(*Options)) *Cache {
 	}
 	c, err := Open(o)
 	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
 

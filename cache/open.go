@@ -17,8 +17,9 @@ import (
 //
 // Open does not wait for the download: fetch errors reach the Handle's
 // ReadAt and WaitSize. ctx only bounds Open itself (waiting for a concurrent
-// Adopt or deletion of key); the fill runs on a detached context and
-// outlives every reader. Close the Handle when done.
+// Adopt or deletion of key); the fill runs on a context detached from it,
+// which only Cache.Close cancels, and outlives every reader. Close the
+// Handle when done. After Close, Open returns ErrClosed.
 func (c *Cache) Open(ctx context.Context, key string, size int64, fetch Fetcher) (*Handle, error) {
 	if err := checkKey(key); err != nil {
 		return nil, err
@@ -31,6 +32,10 @@ func (c *Cache) Open(ctx context.Context, key string, size int64, fetch Fetcher)
 			return nil, err
 		}
 		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return nil, ErrClosed
+		}
 		e := c.entries[key]
 		if e != nil && e.busy != nil {
 			busy := e.busy
@@ -70,11 +75,15 @@ func (c *Cache) Open(ctx context.Context, key string, size int64, fetch Fetcher)
 			c.entries[key] = e
 		}
 		f, start := e.fill, false
+		var done func()
 		if f == nil {
-			f = newFill(c, key, size, fetch, context.WithoutCancel(ctx))
+			var fctx context.Context
+			fctx, done = c.fillContext(ctx)
+			f = newFill(c, key, size, fetch, fctx)
 			f.refs = 1 // the fill's own goroutine
 			e.fill, start = f, true
 			c.stats.Fills++
+			c.running.Add(1) // under mu, so Close's Wait sees it
 		} else {
 			c.stats.Joins++
 		}
@@ -84,14 +93,25 @@ func (c *Cache) Open(ctx context.Context, key string, size int64, fetch Fetcher)
 		e.atime = c.o.Now()
 		c.mu.Unlock()
 		if start {
-			c.running.Add(1)
 			go func() {
 				defer c.running.Done()
+				defer done()
 				f.run(e)
 			}()
 		}
 		return &Handle{c: c, key: key, e: e, f: f, size: -1}, nil
 	}
+}
+
+// fillContext makes a fill's context: the values of the opener's ctx, none
+// of its cancellation (one interrupted reader must not abort the fill the
+// others share), cancelled by Close. Call done when the fill has ended: it
+// unhooks the context from Close (its parent cannot be cancelled, so
+// nothing else holds it).
+func (c *Cache) fillContext(ctx context.Context) (fctx context.Context, done func()) {
+	fctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(c.ctx, func() { cancel(ErrClosed) })
+	return fctx, func() { stop() }
 }
 
 // checkLocked checks a complete entry before its first use: against the

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+
 	"github.com/chatfs/chatfs/cache"
 	"github.com/chatfs/chatfs/index"
 	"github.com/chatfs/chatfs/remote"
@@ -41,6 +43,7 @@ type Options struct {
 	ThumbHeight  int
 	SettleDelay  time.Duration // quiet time after close before an upload; default 1s
 	NegativeTTL  time.Duration // how long a 404 for an unknown uuid is remembered; default 30s
+	NegativeMax  int           // how many such 404s are remembered, least recently asked dropped first; default 4096
 	Uploaders    int           // parallel uploads; default 4
 	RetryBackoff time.Duration // first pause after a failed upload; default 2s, doubling to 10min
 	Reserve      int64         // free bytes upload/ leaves on its disk; 0 = DefaultReserve, < 0 = no check
@@ -60,9 +63,14 @@ type App struct {
 	log    *slog.Logger
 	outbox *Outbox
 
+	ctx     context.Context         // the owner of probes: cancelled by Close
+	cancel  context.CancelCauseFunc // cancels ctx
+	probing sync.WaitGroup          // probe goroutines; Add under mu while !closed
+
 	mu       sync.Mutex
-	negative map[string]time.Time // uuid -> when a 404 for it expires. GUARDED_BY(mu)
-	probes   map[string]*probe    // uuid -> lookup in flight. GUARDED_BY(mu)
+	negative *simplelru.LRU[string, time.Time] // uuid -> when a 404 for it expires. GUARDED_BY(mu)
+	probes   map[string]*probe                 // uuid -> lookup in flight. GUARDED_BY(mu)
+	closed   bool                              // Close has begun: no probe starts. GUARDED_BY(mu)
 }
 
 // New builds an App. Call Start to begin uploading and Close when done.
@@ -78,6 +86,9 @@ func New(o Options) (*App, error) {
 	}
 	if o.NegativeTTL <= 0 {
 		o.NegativeTTL = 30 * time.Second
+	}
+	if o.NegativeMax <= 0 {
+		o.NegativeMax = 4096
 	}
 	if o.Uploaders <= 0 {
 		o.Uploaders = 4
@@ -100,12 +111,20 @@ func New(o Options) (*App, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	// Not expirable.LRU: its cleanup goroutine can never be stopped, and
+	// it reads the wall clock rather than Options.Now. Entries carry their
+	// expiry instead, checked when asked for.
+	negative, err := simplelru.NewLRU[string, time.Time](o.NegativeMax, nil)
+	if err != nil {
+		return nil, err
+	}
 	a := &App{
 		opts:     o,
 		log:      o.Logger.With("app", o.Name),
-		negative: make(map[string]time.Time),
+		negative: negative,
 		probes:   make(map[string]*probe),
 	}
+	a.ctx, a.cancel = context.WithCancelCause(context.Background())
 	ob, err := newOutbox(a)
 	if err != nil {
 		return nil, err
@@ -126,9 +145,20 @@ func (a *App) Outbox() *Outbox { return a.outbox }
 // Start recovers the outbox from disk and starts the uploaders.
 func (a *App) Start(ctx context.Context) error { return a.outbox.start(ctx) }
 
-// Close stops the uploaders, giving uploads in flight up to grace to finish;
-// the rest stay queued for the next mount.
-func (a *App) Close(grace time.Duration) { a.outbox.close(grace) }
+// Close stops the app's background work and waits for it: the uploaders,
+// giving uploads in flight up to grace to finish (the rest stay queued for
+// the next mount), the thumbnail prefetches, then the lookups of unknown
+// uuids in flight, which are cancelled. Nothing of the app writes to the
+// index or opens the cache after Close returns. Lookups after Close fail
+// with ErrClosed.
+func (a *App) Close(grace time.Duration) {
+	a.outbox.close(grace)
+	a.mu.Lock()
+	a.closed = true
+	a.mu.Unlock()
+	a.cancel(ErrClosed)
+	a.probing.Wait()
+}
 
 // probeUUID is a well-formed uuid no file has: asking for it tells whether
 // the app exists and the token is accepted, without touching a real file.

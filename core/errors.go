@@ -13,4 +13,7 @@ var (
 	// ErrEmpty: a staged file of 0 bytes, which the service refuses ("file
 	// must be provided."); it is refused locally with this clearer reason.
 	ErrEmpty = errors.New("the file is empty: the service does not accept empty files")
+	// ErrClosed: the App is closing or closed; lookups of unknown uuids
+	// in flight are cancelled with it.
+	ErrClosed = errors.New("core: app closed")
 )

@@ -120,8 +120,9 @@ func ParseFileName(name string) (uuid string, thumb bool, ok bool) {
 }
 
 // Lookup finds a name of files/. A well-formed uuid the index does not know
-// is asked of the server once (a 404 is remembered for NegativeTTL); any
-// other name answers ErrNotExist without a request.
+// is asked of the server once (a 404 is remembered for NegativeTTL, the
+// NegativeMax most recent ones); any other name answers ErrNotExist
+// without a request.
 func (a *App) Lookup(ctx context.Context, name string) (Entry, error) {
 	uuid, thumb, ok := ParseFileName(name)
 	if !ok {
@@ -263,22 +264,34 @@ type probe struct {
 func (a *App) probe(ctx context.Context, uuid string) (index.File, error) {
 	now := a.opts.Now()
 	a.mu.Lock()
-	if until, ok := a.negative[uuid]; ok {
+	if until, ok := a.negative.Get(uuid); ok {
 		if now.Before(until) {
 			a.mu.Unlock()
 			return index.File{}, ErrNotExist
 		}
-		delete(a.negative, uuid)
+		a.negative.Remove(uuid)
 	}
 	p, running := a.probes[uuid]
 	if !running {
+		if a.closed {
+			a.mu.Unlock()
+			return index.File{}, ErrClosed
+		}
 		p = &probe{done: make(chan struct{})}
 		a.probes[uuid] = p
 		// Detached from the lookup: the probe's body feeds the cache fill
 		// every reader shares, and concurrent lookups wait for it, so one
 		// interrupted lookup (or the end of its FUSE request, whose context
-		// go-fuse reuses) must not cut it.
-		go a.runProbe(context.WithoutCancel(ctx), uuid, p, now)
+		// go-fuse reuses) must not cut it. The App owns it instead: Close
+		// cancels it and waits, before the index and cache close.
+		pctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+		stop := context.AfterFunc(a.ctx, func() { cancel(context.Cause(a.ctx)) })
+		a.probing.Add(1)
+		go func() {
+			defer a.probing.Done()
+			defer stop()
+			a.runProbe(pctx, uuid, p, now)
+		}()
 	}
 	a.mu.Unlock()
 	select {
@@ -295,7 +308,7 @@ func (a *App) runProbe(ctx context.Context, uuid string, p *probe, now time.Time
 	a.mu.Lock()
 	delete(a.probes, uuid)
 	if remote.IsNotExist(p.err) {
-		a.negative[uuid] = now.Add(a.opts.NegativeTTL)
+		a.negative.Add(uuid, now.Add(a.opts.NegativeTTL))
 		p.err = ErrNotExist
 	}
 	a.mu.Unlock()
@@ -348,7 +361,10 @@ func (a *App) seedCache(ctx context.Context, e Entry, body io.ReadCloser, size i
 	fetch := func(ctx context.Context, offset int64) (io.ReadCloser, int64, int64, error) {
 		if rc := take(); rc != nil {
 			if offset == 0 {
-				return rc, 0, size, nil
+				// The body was requested on the probe's context, which
+				// ends with the probe: tie it to the fill's instead, so
+				// that Cache.Close cuts it like any fill's download.
+				return closeWith(ctx, rc), 0, size, nil
 			}
 			rc.Close()
 		}
@@ -363,6 +379,25 @@ func (a *App) seedCache(ctx context.Context, e Entry, body io.ReadCloser, size i
 	if rc := take(); rc != nil {
 		rc.Close()
 	}
+}
+
+// closeWith returns rc, closed when ctx ends if it is not closed before.
+func closeWith(ctx context.Context, rc io.ReadCloser) io.ReadCloser {
+	stop := context.AfterFunc(ctx, func() { rc.Close() })
+	return &ctxBody{ReadCloser: rc, stop: stop}
+}
+
+// ctxBody is a body that a context closes (see closeWith).
+type ctxBody struct {
+	io.ReadCloser
+	stop func() bool
+}
+
+func (b *ctxBody) Close() error {
+	if !b.stop() {
+		return nil // the context closed it
+	}
+	return b.ReadCloser.Close()
 }
 
 // sniff decides a MIME type from the first bytes, preferring a specific

@@ -256,6 +256,7 @@ func newEnv(t *testing.T, fr *fakeRemote, edit func(*core.Options)) *env {
 	t.Cleanup(func() { _ = idx.Close() })
 	c, err := cache.Open(cache.Options{Dir: t.TempDir(), Logger: quiet})
 	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() }) // after the app's Close, before the index's
 	e := &env{t: t, idx: idx, cache: c, remote: fr, clock: &clock{}}
 	e.opts = core.Options{
 		Name:         testApp,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/chatfs/chatfs/config"
 	"github.com/chatfs/chatfs/mount"
@@ -36,7 +37,9 @@ func TestMain(m *testing.M) {
 	if op := os.Getenv(envAsOther); op != "" {
 		os.Exit(asOther(op, os.Args[1:]))
 	}
-	os.Exit(m.Run())
+	// A goroutine of a mount that outlives the tests (an uploader, a fill,
+	// a probe, an idle connection) fails them.
+	goleak.VerifyTestMain(m)
 }
 
 // childMount serves a mount until killed; it prints READY once live. Its

@@ -38,6 +38,9 @@ type Options struct {
 	Apps        []App
 	SettleDelay time.Duration // default 1s
 	Uploaders   int           // parallel uploads per app; default 4
+	// MaxDownloads bounds the downloads that fill the cache at once, all
+	// apps together; default cache.DefaultMaxDownloads (8).
+	MaxDownloads int
 	// UploadBackoff is the first pause after a failed upload (doubling up
 	// to 10 minutes); default 2s.
 	UploadBackoff time.Duration
@@ -52,16 +55,19 @@ type Options struct {
 	Sync core.Syncer
 }
 
-// Mount is a live mount.
+// Mount is a live mount. It owns every goroutine of chatfs but the
+// embedded emulator's: Close stops them in the order unmount → apps →
+// cache → index (see Close).
 type Mount struct {
-	Server *fuse.Server
-	Apps   []*core.App
-	Index  *index.DB
-	Cache  *cache.Cache
-	log    *slog.Logger
-	mnt    string
-	done   chan struct{} // closed when the FUSE server has stopped serving
-	closed bool
+	Server  *fuse.Server
+	Apps    []*core.App
+	Index   *index.DB
+	Cache   *cache.Cache
+	clients []*remote.Client // one per app, closed last
+	log     *slog.Logger
+	mnt     string
+	done    chan struct{} // closed when the FUSE server has stopped serving
+	closed  bool
 }
 
 // New opens the state, builds the apps, starts their uploaders and mounts.
@@ -84,21 +90,24 @@ func New(ctx context.Context, o Options) (*Mount, error) {
 	}
 	m := &Mount{Index: idx, log: o.Logger, mnt: o.Mountpoint}
 	fail := func(err error) (*Mount, error) {
-		m.closeApps(0)
-		idx.Close()
+		m.closeState(0)
 		return nil, err
 	}
 	m.Cache, err = cache.Open(cache.Options{
-		Dir:       filepath.Join(o.Dirs.Cache, "files"),
-		MaxBytes:  o.CacheSize,
-		Retryable: remote.IsRetryable,
-		Logger:    o.Logger,
+		Dir:          filepath.Join(o.Dirs.Cache, "files"),
+		MaxBytes:     o.CacheSize,
+		MaxDownloads: o.MaxDownloads,
+		Retryable:    remote.IsRetryable,
+		Logger:       o.Logger,
 	})
 	if err != nil {
 		return fail(fmt.Errorf("download cache: %w", err))
 	}
 	for _, a := range o.Apps {
-		app, err := newApp(o, a, idx, m.Cache)
+		app, client, err := newApp(o, a, idx, m.Cache)
+		if client != nil {
+			m.clients = append(m.clients, client)
+		}
 		if err != nil {
 			return fail(fmt.Errorf("app %s: %w", a.Name, err))
 		}
@@ -123,7 +132,7 @@ func New(ctx context.Context, o Options) (*Mount, error) {
 	return m, nil
 }
 
-func newApp(o Options, a App, idx *index.DB, c *cache.Cache) (*core.App, error) {
+func newApp(o Options, a App, idx *index.DB, c *cache.Cache) (*core.App, *remote.Client, error) {
 	ep := remote.Endpoint{BaseURL: a.Host, AppID: a.AppID, Org: a.Org, App: a.App.App}
 	client, err := remote.New(remote.Options{
 		Endpoint:  ep,
@@ -133,13 +142,13 @@ func newApp(o Options, a App, idx *index.DB, c *cache.Cache) (*core.App, error) 
 		Logger:    o.Logger.With("app", a.Name),
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	w, h, err := a.Thumbnail()
 	if err != nil {
-		return nil, err
+		return nil, client, err
 	}
-	return core.New(core.Options{
+	app, err := core.New(core.Options{
 		Name:         a.Name,
 		Remote:       client,
 		Index:        idx,
@@ -156,13 +165,18 @@ func newApp(o Options, a App, idx *index.DB, c *cache.Cache) (*core.App, error) 
 		Sync:         o.Sync,
 		Logger:       o.Logger,
 	})
+	return app, client, err
 }
 
 // Wait serves until the mount is unmounted.
 func (m *Mount) Wait() { <-m.done }
 
 // Close unmounts (if still mounted), lets uploads in flight finish for up to
-// grace, leaves the rest queued, and closes the state.
+// grace, leaves the rest queued, and closes the state. Each step ends the
+// goroutines that could use what the next one closes: unmount (no more
+// requests), apps (outbox drain, prefetches, lookups of unknown uuids),
+// cache (fills cancelled and waited for), index, then the clients' idle
+// connections. No goroutine of the mount outlives Close.
 func (m *Mount) Close(grace time.Duration) error {
 	if m.closed {
 		return nil
@@ -174,8 +188,24 @@ func (m *Mount) Close(grace time.Duration) error {
 	default:
 		errs = append(errs, m.unmount())
 	}
-	m.closeApps(grace)
+	errs = append(errs, m.closeState(grace))
+	return errors.Join(errs...)
+}
+
+// closeState closes what New opened, after the FUSE server: apps, cache,
+// index, clients, in that order.
+func (m *Mount) closeState(grace time.Duration) error {
+	for _, a := range m.Apps {
+		a.Close(grace)
+	}
+	var errs []error
+	if m.Cache != nil {
+		errs = append(errs, m.Cache.Close())
+	}
 	errs = append(errs, m.Index.Close())
+	for _, c := range m.clients {
+		c.Close()
+	}
 	return errors.Join(errs...)
 }
 
@@ -204,10 +234,4 @@ func lazyUnmount(mnt string) error {
 		}
 	}
 	return errors.New("no fusermount3 to detach the mount with")
-}
-
-func (m *Mount) closeApps(grace time.Duration) {
-	for _, a := range m.Apps {
-		a.Close(grace)
-	}
 }

@@ -59,6 +59,11 @@ type Options struct {
 	ConnectTimeout  time.Duration // default 10s
 	HeaderTimeout   time.Duration // default 30s
 	IdleBodyTimeout time.Duration // default 30s
+	// MaxConnsPerHost bounds the connections open to the service at once
+	// (idle ones included); a request beyond it waits for a connection.
+	// Default 16: the cache's downloads and the uploaders fit, a burst of
+	// lookups does not open hundreds. Not applied to a Transport given.
+	MaxConnsPerHost int
 	// Transport, if set, replaces the default transport (tests, proxies).
 	Transport http.RoundTripper
 	Logger    *slog.Logger

@@ -20,6 +20,7 @@ const (
 	DefaultConnectTimeout  = 10 * time.Second
 	DefaultHeaderTimeout   = 30 * time.Second
 	DefaultIdleBodyTimeout = 30 * time.Second
+	DefaultMaxConnsPerHost = 16
 	DefaultUserAgent       = "chatfs"
 	maxRedirects           = 10
 )
@@ -58,8 +59,11 @@ func New(o Options) (*Client, error) {
 	if o.UserAgent == "" {
 		o.UserAgent = DefaultUserAgent
 	}
+	if o.MaxConnsPerHost <= 0 {
+		o.MaxConnsPerHost = DefaultMaxConnsPerHost
+	}
 	if o.Transport == nil {
-		o.Transport = newTransport(o.ConnectTimeout, o.HeaderTimeout)
+		o.Transport = newTransport(o.ConnectTimeout, o.HeaderTimeout, o.MaxConnsPerHost)
 	}
 	c := &Client{
 		base:   o.Endpoint.Base(),
@@ -82,6 +86,11 @@ func New(o Options) (*Client, error) {
 // Base returns the app's base URL, as Endpoint.Base gives it.
 func (c *Client) Base() string { return c.base }
 
+// Close closes the connections kept idle for reuse, so that none of their
+// goroutines outlives the client's owner. Call it once the client's
+// requests have ended; the client stays usable (it would dial again).
+func (c *Client) Close() { c.hc.CloseIdleConnections() }
+
 func orDefault(d, def time.Duration) time.Duration {
 	if d <= 0 {
 		return def
@@ -96,7 +105,7 @@ func newLimiter(perSecond float64) *rate.Limiter {
 	return rate.NewLimiter(rate.Limit(perSecond), burst)
 }
 
-func newTransport(connect, header time.Duration) *http.Transport {
+func newTransport(connect, header time.Duration, maxConns int) *http.Transport {
 	d := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
 	return &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
@@ -106,7 +115,8 @@ func newTransport(connect, header time.Duration) *http.Transport {
 		ResponseHeaderTimeout: header,
 		ExpectContinueTimeout: time.Second,
 		MaxIdleConns:          64,
-		MaxIdleConnsPerHost:   16,
+		MaxConnsPerHost:       maxConns,
+		MaxIdleConnsPerHost:   maxConns,
 		IdleConnTimeout:       90 * time.Second,
 	}
 }

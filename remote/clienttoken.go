@@ -137,7 +137,7 @@ func NewClientCredentials(o ClientCredentialsOptions) (*ClientCredentials, error
 	}
 	tr := o.Transport
 	if tr == nil {
-		tr = newTransport(DefaultConnectTimeout, DefaultHeaderTimeout)
+		tr = newTransport(DefaultConnectTimeout, DefaultHeaderTimeout, DefaultMaxConnsPerHost)
 	}
 	// A token request is never redirected: the secret is in its body.
 	c.hc = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
