@@ -1,0 +1,60 @@
+package core
+
+import (
+	"time"
+
+	"github.com/chatfs/chatfs/index"
+)
+
+// File is one remote file as the mount shows it: its names and inode
+// numbers in every view, and the attributes its nodes report. It is a
+// value: what the index held when it was looked up.
+type File struct {
+	f index.File
+}
+
+// UUID is the file's uuid, its name in files/.
+func (f File) UUID() string { return f.f.UUID }
+
+// LinkName is the file's name in by-name/; "" for a file that has none
+// (one looked up by uuid, whose name is unknown).
+func (f File) LinkName() string { return f.f.LinkName }
+
+// LinkTarget is the target of the file's by-name/ symlink.
+func (f File) LinkTarget() string { return "../files/" + f.f.UUID }
+
+// Inodes are the inode numbers of the file's nodes (see inodes.go).
+func (f File) Inodes() FileInodes { return fileInodes(f.f) }
+
+// Uploaded is when the file was uploaded (for a file looked up by uuid,
+// when chatfs first saw it), shown as the times of its nodes.
+func (f File) Uploaded() time.Time { return f.f.Uploaded }
+
+// Restricted reports whether reading the file or its thumbnail needs a
+// share-secret, which only the mounting user holds.
+func (f File) Restricted() bool { return f.f.ShareSecret != "" || f.f.ThumbSecret != "" }
+
+// Entry is one name in files/: a file, or its thumbnail.
+type Entry struct {
+	file  index.File
+	Thumb bool
+}
+
+// File is the file the entry shows, or whose thumbnail it is.
+func (e Entry) File() File { return File{e.file} }
+
+// Name is the entry's name in files/.
+func (e Entry) Name() string {
+	if e.Thumb {
+		return e.file.UUID + ThumbSuffix
+	}
+	return e.file.UUID
+}
+
+// Ino is the entry's stable inode number.
+func (e Entry) Ino() uint64 {
+	if e.Thumb {
+		return fileInodes(e.file).Thumb
+	}
+	return fileInodes(e.file).File
+}
