@@ -62,7 +62,7 @@ func (a *App) Stat(ctx context.Context, e Entry) (int64, bool, error) {
 		n, err := a.fetchWhole(ctx, e)
 		return n, err == nil, err
 	}
-	h, err := a.Open(ctx, e)
+	h, err := a.open(ctx, e)
 	if err != nil {
 		return -1, false, err
 	}
@@ -73,7 +73,7 @@ func (a *App) Stat(ctx context.Context, e Entry) (int64, bool, error) {
 
 // fetchWhole fills the cache with an entry's bytes and returns their size.
 func (a *App) fetchWhole(ctx context.Context, e Entry) (int64, error) {
-	h, err := a.Open(ctx, e)
+	h, err := a.open(ctx, e)
 	if err != nil {
 		return -1, err
 	}
@@ -170,9 +170,8 @@ func (a *App) List(fn func(Entry) error) error {
 	})
 }
 
-// Open opens an entry's bytes through the download cache; reading starts
-// while the download goes on. Close the handle when done.
-func (a *App) Open(ctx context.Context, e Entry) (*cache.Handle, error) {
+// open opens an entry's bytes through the download cache (see Open).
+func (a *App) open(ctx context.Context, e Entry) (*cache.Handle, error) {
 	size := int64(-1)
 	if !e.Thumb {
 		size = e.file.Size

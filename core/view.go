@@ -1,8 +1,11 @@
 package core
 
 import (
+	"context"
+	"os"
 	"time"
 
+	"github.com/chatfs/chatfs/cache"
 	"github.com/chatfs/chatfs/index"
 )
 
@@ -58,3 +61,40 @@ func (e Entry) Ino() uint64 {
 	}
 	return fileInodes(e.file).File
 }
+
+// Handle is an open entry of files/: reads wait only for the bytes they
+// ask for while the download goes on. Its methods are safe for concurrent
+// use, except that none may be called after (or during) Close.
+type Handle struct {
+	h *cache.Handle
+}
+
+// Open opens an entry's bytes through the download cache; reading starts
+// while the download goes on. Close the handle when done.
+func (a *App) Open(ctx context.Context, e Entry) (*Handle, error) {
+	h, err := a.open(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	return &Handle{h}, nil
+}
+
+// ReadAt reads len(p) bytes at off, waiting until they have arrived. It
+// returns a short read with io.EOF itself (not wrapped) only at the end of
+// a complete entry; a failed download's error, which may wrap io.EOF (a
+// connection closed before any answer), is an error, not the end of the
+// file; ctx.Err() if ctx ends first, which does not disturb the download.
+func (h *Handle) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	return h.h.ReadAt(ctx, p, off)
+}
+
+// Complete reports whether all the entry's bytes are cached.
+func (h *Handle) Complete() bool { return h.h.Complete() }
+
+// File returns a read-only file holding the complete entry, for FUSE
+// passthrough, and true; or nil, false while the entry is incomplete. The
+// file belongs to the Handle: do not close it; it stays valid until Close.
+func (h *Handle) File() (*os.File, bool) { return h.h.File() }
+
+// Close releases the handle. It returns os.ErrClosed if called twice.
+func (h *Handle) Close() error { return h.h.Close() }
