@@ -98,3 +98,27 @@ func (h *Handle) File() (*os.File, bool) { return h.h.File() }
 
 // Close releases the handle. It returns os.ErrClosed if called twice.
 func (h *Handle) Close() error { return h.h.Close() }
+
+// UploadState is what upload/ shows of a staged file in its
+// user.chatfs.state xattr (Outbox.State).
+type UploadState string
+
+// Upload states, as shown in the user.chatfs.state xattr.
+const (
+	StateWaiting   UploadState = "waiting"   // settling, queued, or waiting to try again
+	StateUploading UploadState = "uploading" // being uploaded, or uploaded and being moved to files/
+	StateFailed    UploadState = "failed"    // failed for good until changed or touched; user.chatfs.error says why
+)
+
+// shownState is how upload/ shows a queue entry's state: an entry uploaded
+// whose bytes are still being moved (Done) as uploading, one held under a
+// temporary name and since renamed (Held) as waiting.
+func shownState(s index.UploadState) UploadState {
+	switch s {
+	case index.Uploading, index.Done:
+		return StateUploading
+	case index.Failed:
+		return StateFailed
+	}
+	return StateWaiting
+}
