@@ -1,6 +1,9 @@
 // Package fs is chatfs's FUSE adapter: a go-fuse node tree whose every
 // method finds its node, calls the core, fills the reply and maps the error
-// with errno. It holds no upload, download or naming logic of its own.
+// with errno. It holds no upload, download or naming logic of its own, and
+// no inode arithmetic: entries, open handles, upload states, inode numbers
+// and error predicates all come from core, the one package of chatfs's it
+// imports.
 //
 //	MOUNT/<app>/upload/    a loopback over the app's staging directory
 //	MOUNT/<app>/files/     <uuid> and <uuid>.thumb, read-only
