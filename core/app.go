@@ -1,10 +1,3 @@
-// Package core is chatfs's model of one mounted app, free of FUSE: it
-// answers lookups and listings of files/ and by-name/ from the index, opens
-// file contents through the download cache, and runs the upload outbox
-// (settling, queueing, uploading, recovery). fs/ is a thin adapter over it.
-//
-// Data flows one way: core consults index/, reads or fills cache/, and calls
-// the service through the Remote interface.
 package core
 
 import (

@@ -53,7 +53,7 @@ const sniffLen = 512
 // bytes, read through the cache (so the download is shared with readers),
 // and records it, with whether the server makes a thumbnail for it.
 func (a *App) resolveMIME(ctx context.Context, f index.File) (index.File, error) {
-	h, err := a.Open(ctx, Entry{File: f})
+	h, err := a.Open(ctx, Entry{file: f})
 	if err != nil {
 		return f, err
 	}
@@ -85,9 +85,9 @@ func (a *App) resolveMIME(ctx context.Context, f index.File) (index.File, error)
 // FileXattrs), from its current record. With sniff, a file whose type is
 // not known yet has it sniffed first (which reads its first bytes).
 func (a *App) Xattrs(ctx context.Context, e Entry, sniff bool) ([]Xattr, error) {
-	f, err := a.opts.Index.Get(a.opts.Name, e.File.UUID)
+	f, err := a.opts.Index.Get(a.opts.Name, e.file.UUID)
 	if errors.Is(err, index.ErrNotFound) {
-		f, err = e.File, nil // looked up, then forgotten: what the node knew
+		f, err = e.file, nil // looked up, then forgotten: what the node knew
 	}
 	if err != nil {
 		return nil, err
@@ -97,5 +97,5 @@ func (a *App) Xattrs(ctx context.Context, e Entry, sniff bool) ([]Xattr, error) 
 			return nil, err
 		}
 	}
-	return FileXattrs(Entry{File: f, Thumb: e.Thumb}), nil
+	return FileXattrs(Entry{file: f, Thumb: e.Thumb}), nil
 }

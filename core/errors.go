@@ -1,9 +1,15 @@
 package core
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/chatfs/chatfs/index"
+	"github.com/chatfs/chatfs/remote"
+)
 
 // Errors the core returns besides those of remote, index and cache. fs/
-// maps all of them to errnos in one place.
+// maps all of them to errnos in one place, asking only the predicates
+// below, so that it needs no package of ours but core.
 var (
 	// ErrNotExist: no such file (a name that is not a uuid, a forgotten file,
 	// a uuid the server does not know).
@@ -17,3 +23,30 @@ var (
 	// in flight are cancelled with it.
 	ErrClosed = errors.New("core: app closed")
 )
+
+// IsNotExist reports whether err says the file does not exist: ErrNotExist,
+// a record the index does not have, or a 404 of the service for the file
+// (not for the app: see IsRefused).
+func IsNotExist(err error) bool {
+	return errors.Is(err, ErrNotExist) || errors.Is(err, index.ErrNotFound) || remote.IsNotExist(err)
+}
+
+// IsTooLarge reports whether err says a file exceeds the size limit: ours
+// (ErrTooLarge) or the service's (413).
+func IsTooLarge(err error) bool {
+	return errors.Is(err, ErrTooLarge) || remote.IsTooLarge(err)
+}
+
+// IsRefused reports whether the service refused access: the token (401),
+// the file (403, a restricted file without its share-secret), or the app
+// (404 organization_application_not_found, a configuration error).
+func IsRefused(err error) bool {
+	return remote.IsForbidden(err) || remote.IsUnauthorized(err) || remote.IsAppNotFound(err)
+}
+
+// IsQuotaExceeded reports whether the app's quota at the service is used
+// up (429 resource_limited); retrying soon does not help.
+func IsQuotaExceeded(err error) bool { return remote.IsQuotaExceeded(err) }
+
+// IsInvalid reports whether the service refused a request as malformed (400).
+func IsInvalid(err error) bool { return remote.IsInvalid(err) }

@@ -18,38 +18,16 @@ import (
 // ThumbSuffix ends the name of a file's thumbnail in files/.
 const ThumbSuffix = ".thumb"
 
-// Entry is one name in files/: a file, or its thumbnail.
-type Entry struct {
-	File  index.File
-	Thumb bool
-}
-
-// Name is the entry's name in files/.
-func (e Entry) Name() string {
-	if e.Thumb {
-		return e.File.UUID + ThumbSuffix
-	}
-	return e.File.UUID
-}
-
-// Ino is the entry's stable inode number.
-func (e Entry) Ino() uint64 {
-	if e.Thumb {
-		return e.File.Ino + 1
-	}
-	return e.File.Ino
-}
-
 // cacheKey names the entry's bytes in the download cache. A video's
 // thumbnail is a file of its own, so it shares that file's cache entry.
 func (e Entry) cacheKey() string {
 	if !e.Thumb {
-		return e.File.UUID
+		return e.file.UUID
 	}
-	if e.File.ThumbUUID != "" {
-		return e.File.ThumbUUID
+	if e.file.ThumbUUID != "" {
+		return e.file.ThumbUUID
 	}
-	return e.File.UUID + ThumbSuffix
+	return e.file.UUID + ThumbSuffix
 }
 
 func hasThumb(f index.File) bool { return f.HasThumb || f.ThumbUUID != "" }
@@ -59,8 +37,8 @@ func hasThumb(f index.File) bool { return f.HasThumb || f.ThumbUUID != "" }
 // completed), or the size of the complete cached bytes. A size that is not
 // final is one a download in progress announced, and may prove wrong.
 func (a *App) Size(e Entry) (int64, bool) {
-	if !e.Thumb && e.File.Size >= 0 {
-		return e.File.Size, true
+	if !e.Thumb && e.file.Size >= 0 {
+		return e.file.Size, true
 	}
 	key := e.cacheKey()
 	if n, ok := a.opts.Cache.SizeOf(key); ok {
@@ -84,7 +62,7 @@ func (a *App) Stat(ctx context.Context, e Entry) (int64, bool, error) {
 		n, err := a.fetchWhole(ctx, e)
 		return n, err == nil, err
 	}
-	h, err := a.Open(ctx, e)
+	h, err := a.open(ctx, e)
 	if err != nil {
 		return -1, false, err
 	}
@@ -95,7 +73,7 @@ func (a *App) Stat(ctx context.Context, e Entry) (int64, bool, error) {
 
 // fetchWhole fills the cache with an entry's bytes and returns their size.
 func (a *App) fetchWhole(ctx context.Context, e Entry) (int64, error) {
-	h, err := a.Open(ctx, e)
+	h, err := a.open(ctx, e)
 	if err != nil {
 		return -1, err
 	}
@@ -106,7 +84,7 @@ func (a *App) fetchWhole(ctx context.Context, e Entry) (int64, error) {
 // visible reports whether an entry is shown: expired files stay only while
 // their bytes are still cached.
 func (a *App) visible(e Entry) bool {
-	return !e.File.Expired || a.opts.Cache.Has(e.cacheKey())
+	return !e.file.Expired || a.opts.Cache.Has(e.cacheKey())
 }
 
 // ParseFileName splits a name of files/ into uuid and thumbnail flag. It
@@ -141,7 +119,7 @@ func (a *App) Lookup(ctx context.Context, name string) (Entry, error) {
 			return Entry{}, err
 		}
 	}
-	e := Entry{File: f, Thumb: thumb}
+	e := Entry{file: f, Thumb: thumb}
 	if (thumb && !hasThumb(f)) || !a.visible(e) {
 		return Entry{}, ErrNotExist
 	}
@@ -154,7 +132,7 @@ func (a *App) Lookup(ctx context.Context, name string) (Entry, error) {
 		return e, nil
 	}
 	if f.Size < 0 {
-		e.File = a.recordSize(f)
+		e.file = a.recordSize(f)
 	}
 	return e, nil
 }
@@ -179,7 +157,7 @@ func (a *App) recordSize(f index.File) index.File {
 // List calls fn for every visible entry of files/, in uuid order.
 func (a *App) List(fn func(Entry) error) error {
 	return a.opts.Index.List(a.opts.Name, func(f index.File) error {
-		e := Entry{File: f}
+		e := Entry{file: f}
 		if !a.visible(e) {
 			return nil
 		}
@@ -187,18 +165,17 @@ func (a *App) List(fn func(Entry) error) error {
 			return err
 		}
 		if hasThumb(f) {
-			return fn(Entry{File: f, Thumb: true})
+			return fn(Entry{file: f, Thumb: true})
 		}
 		return nil
 	})
 }
 
-// Open opens an entry's bytes through the download cache; reading starts
-// while the download goes on. Close the handle when done.
-func (a *App) Open(ctx context.Context, e Entry) (*cache.Handle, error) {
+// open opens an entry's bytes through the download cache (see Open).
+func (a *App) open(ctx context.Context, e Entry) (*cache.Handle, error) {
 	size := int64(-1)
 	if !e.Thumb {
-		size = e.File.Size
+		size = e.file.Size
 	}
 	return a.opts.Cache.Open(ctx, e.cacheKey(), size, a.fetcher(e))
 }
@@ -216,7 +193,7 @@ func (a *App) Forget(uuid string) error {
 	if err := a.opts.Index.Forget(a.opts.Name, uuid); err != nil {
 		return err
 	}
-	for _, e := range []Entry{{File: f}, {File: f, Thumb: true}} {
+	for _, e := range []Entry{{file: f}, {file: f, Thumb: true}} {
 		if err := a.opts.Cache.Remove(e.cacheKey()); err != nil {
 			a.log.Warn("forget: cache remove", "key", e.cacheKey(), "err", err)
 		}
@@ -226,9 +203,9 @@ func (a *App) Forget(uuid string) error {
 
 // fetcher downloads an entry's bytes for the cache.
 func (a *App) fetcher(e Entry) cache.Fetcher {
-	req := remote.DownloadRequest{UUID: e.File.UUID, ShareSecret: e.File.ShareSecret, Thumbnail: e.Thumb}
-	if e.Thumb && e.File.ThumbUUID != "" {
-		req = remote.DownloadRequest{UUID: e.File.ThumbUUID, ShareSecret: e.File.ThumbSecret}
+	req := remote.DownloadRequest{UUID: e.file.UUID, ShareSecret: e.file.ShareSecret, Thumbnail: e.Thumb}
+	if e.Thumb && e.file.ThumbUUID != "" {
+		req = remote.DownloadRequest{UUID: e.file.ThumbUUID, ShareSecret: e.file.ThumbSecret}
 	}
 	return func(ctx context.Context, offset int64) (io.ReadCloser, int64, int64, error) {
 		r := req
@@ -236,8 +213,8 @@ func (a *App) fetcher(e Entry) cache.Fetcher {
 		d, err := a.opts.Remote.Download(ctx, r)
 		if err != nil {
 			if remote.IsExpired(err) {
-				if merr := a.opts.Index.MarkExpired(a.opts.Name, e.File.UUID, a.opts.Now()); merr != nil {
-					a.log.Warn("mark expired", "uuid", e.File.UUID, "err", merr)
+				if merr := a.opts.Index.MarkExpired(a.opts.Name, e.file.UUID, a.opts.Now()); merr != nil {
+					a.log.Warn("mark expired", "uuid", e.file.UUID, "err", merr)
 				}
 			}
 			return nil, 0, 0, err
@@ -343,7 +320,7 @@ func (a *App) fetchUnknown(ctx context.Context, uuid string) (index.File, error)
 	if err != nil {
 		return f, nil // reads fail with the limit's error
 	}
-	a.seedCache(ctx, Entry{File: f}, body, d.Size)
+	a.seedCache(ctx, Entry{file: f}, body, d.Size)
 	return f, nil
 }
 
@@ -370,7 +347,7 @@ func (a *App) seedCache(ctx context.Context, e Entry, body io.ReadCloser, size i
 		}
 		return next(ctx, offset)
 	}
-	h, err := a.opts.Cache.Open(ctx, e.cacheKey(), e.File.Size, fetch)
+	h, err := a.opts.Cache.Open(ctx, e.cacheKey(), e.file.Size, fetch)
 	if err == nil {
 		// Wait until the fill has called fetch, so the body is taken or not.
 		_, _ = h.WaitSize(ctx)

@@ -85,8 +85,8 @@ func TestLookupProbesUnknownUUIDOnce(t *testing.T) {
 	wg.Wait()
 	for i := range got {
 		require.NoError(t, errs[i])
-		assert.Equal(t, uuidA, got[i].File.UUID)
-		assert.Equal(t, got[0].File.Ino, got[i].File.Ino)
+		assert.Equal(t, uuidA, got[i].File().UUID())
+		assert.Equal(t, got[0].Ino(), got[i].Ino())
 	}
 	f, err := e.idx.Get(testApp, uuidA)
 	require.NoError(t, err)
@@ -98,7 +98,7 @@ func TestLookupProbesUnknownUUIDOnce(t *testing.T) {
 	assert.Equal(t, content, data)
 	again, err := e.app.Lookup(context.Background(), uuidA)
 	require.NoError(t, err)
-	assert.Equal(t, int64(len(content)), again.File.Size, "recorded once the download completed")
+	assert.Equal(t, int64(len(content)), again.Record().Size, "recorded once the download completed")
 	xs, err := e.app.Xattrs(context.Background(), again, true)
 	require.NoError(t, err)
 	assert.Contains(t, xs, core.Xattr{Name: "user.mime_type", Value: "text/plain; charset=utf-8"})
@@ -146,7 +146,7 @@ func TestLookupProbeCutBodyOfUnknownSize(t *testing.T) {
 		entry, err = e.app.Lookup(context.Background(), uuidA) // a later lookup probes again
 		require.NoError(t, err)
 	}
-	assert.NotEqual(t, int64(100), entry.File.Size, "the cut body's length recorded as the size")
+	assert.NotEqual(t, int64(100), entry.Record().Size, "the cut body's length recorded as the size")
 	data, err := readAll(t, e.app, entry)
 	require.NoError(t, err)
 	assert.Equal(t, content, data)

@@ -77,7 +77,7 @@ func TestProbeWrongLengthDoesNotStick(t *testing.T) {
 	assert.Equal(t, data, got)
 	entry, err = e.app.Lookup(ctx, uuidA)
 	require.NoError(t, err)
-	assert.Equal(t, int64(len(data)), entry.File.Size, "the confirmed size is recorded")
+	assert.Equal(t, int64(len(data)), entry.Record().Size, "the confirmed size is recorded")
 }
 
 // A download is bounded by the app's size limit: an endless body is cut
@@ -141,7 +141,7 @@ func TestProbeAnswersOnHeaders(t *testing.T) {
 	entry, err := e.app.Lookup(ctx, uuidA) // returns while the server holds the body
 	close(release)
 	require.NoError(t, err)
-	assert.Equal(t, uuidA, entry.File.UUID)
+	assert.Equal(t, uuidA, entry.File().UUID())
 	got, err := readAll(t, e.app, entry)
 	require.NoError(t, err)
 	assert.Equal(t, data, got)

@@ -7,32 +7,29 @@ import (
 	"github.com/chatfs/chatfs/index"
 )
 
-// LinkTarget is the by-name/ symlink target of a file.
-func LinkTarget(f index.File) string { return "../files/" + f.UUID }
-
 // LookupName finds a name of by-name/.
-func (a *App) LookupName(name string) (index.File, error) {
+func (a *App) LookupName(name string) (File, error) {
 	f, err := a.opts.Index.LookupName(a.opts.Name, name)
 	if errors.Is(err, index.ErrNotFound) {
-		return index.File{}, ErrNotExist
+		return File{}, ErrNotExist
 	}
 	if err != nil {
-		return index.File{}, err
+		return File{}, err
 	}
-	if !a.visible(Entry{File: f}) {
-		return index.File{}, ErrNotExist
+	if !a.visible(Entry{file: f}) {
+		return File{}, ErrNotExist
 	}
-	return f, nil
+	return File{f}, nil
 }
 
 // ListNames calls fn for every visible file that has a by-name/ entry (its
 // LinkName), in uuid order: the same files LookupName finds.
-func (a *App) ListNames(fn func(index.File) error) error {
+func (a *App) ListNames(fn func(File) error) error {
 	return a.opts.Index.List(a.opts.Name, func(f index.File) error {
-		if f.LinkName == "" || !a.visible(Entry{File: f}) {
+		if f.LinkName == "" || !a.visible(Entry{file: f}) {
 			return nil
 		}
-		return fn(f)
+		return fn(File{f})
 	})
 }
 
@@ -42,7 +39,7 @@ func (a *App) ForgetName(name string) error {
 	if err != nil {
 		return err
 	}
-	return a.Forget(f.UUID)
+	return a.Forget(f.UUID())
 }
 
 // Xattr is one extended attribute.
@@ -58,7 +55,7 @@ const XattrShareSecret = "user.chatfs.share_secret"
 // FileXattrs are the extended attributes of an entry of files/, in a fixed
 // order: the chatfs attributes, then the freedesktop ones file managers read.
 func FileXattrs(e Entry) []Xattr {
-	f := e.File
+	f := e.file
 	var xs []Xattr
 	add := func(name, value string) {
 		if value != "" {

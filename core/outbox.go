@@ -432,7 +432,7 @@ func (o *Outbox) kick() {
 // State is what upload/ shows of a path in its xattrs: "waiting",
 // "uploading" or "failed" and the reason of the last failure. ok is false
 // for paths that will not be uploaded (temporary names, folders).
-func (o *Outbox) State(rel string) (state index.UploadState, reason string, ok bool) {
+func (o *Outbox) State(rel string) (state UploadState, reason string, ok bool) {
 	if isTempPath(rel) {
 		return "", "", false
 	}
@@ -445,21 +445,15 @@ func (o *Outbox) State(rel string) (state index.UploadState, reason string, ok b
 	case err == nil && u.State == index.Failed && !writer:
 		// Failed for good (cut, too large, refused): settling does not
 		// change that, only a change or a touch does.
-		return u.State, u.Error, true
+		return StateFailed, u.Error, true
 	case err == nil && !pending:
-		switch u.State {
-		case index.Done:
-			u.State = index.Uploading
-		case index.Held:
-			u.State = index.Waiting
-		}
-		return u.State, u.Error, true
+		return shownState(u.State), u.Error, true
 	case err == nil || errors.Is(err, index.ErrNotFound):
 		st, serr := os.Lstat(filepath.Join(o.dir, filepath.FromSlash(rel)))
 		if serr != nil || !st.Mode().IsRegular() {
 			return "", "", false
 		}
-		return index.Waiting, u.Error, true
+		return StateWaiting, u.Error, true
 	default:
 		return "", "", false
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/chatfs/chatfs/core"
-	"github.com/chatfs/chatfs/index"
 )
 
 // A file is uploaded once its last writer has closed and it has settled,
@@ -27,7 +26,7 @@ func TestOutboxSettlesAfterLastWriter(t *testing.T) {
 	e.close(first)
 	state, _, ok := e.ob.State("a.txt")
 	require.True(t, ok)
-	assert.Equal(t, index.Waiting, state)
+	assert.Equal(t, core.StateWaiting, state)
 	quietFor(t, fr, 10*e.opts.SettleDelay, 0)
 
 	e.close(second)

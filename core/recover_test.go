@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/chatfs/chatfs/core"
 	"github.com/chatfs/chatfs/index"
 	"github.com/chatfs/chatfs/remote"
 )
@@ -68,7 +69,7 @@ func TestRecoverFailsCutFilesAndDropsGhosts(t *testing.T) {
 	for _, rel := range []string{"x.txt", "dir/y.txt"} {
 		state, reason, ok := e.ob.State(rel)
 		require.True(t, ok)
-		assert.Equal(t, index.Failed, state, rel)
+		assert.Equal(t, core.StateFailed, state, rel)
 		assert.Contains(t, reason, "stopped while it was being written", rel)
 	}
 	quietFor(t, fr, 10*e.opts.SettleDelay, 1)
@@ -131,6 +132,6 @@ func TestVideoNotBlockedByFailedThumbnail(t *testing.T) {
 	video := e.record("clip.mp4")
 	assert.Empty(t, video.ThumbUUID)
 	state, _, _ := e.ob.State("clip.mp4.thumb.png")
-	assert.Equal(t, index.Failed, state)
+	assert.Equal(t, core.StateFailed, state)
 	assert.True(t, e.exists("clip.mp4.thumb.png"))
 }

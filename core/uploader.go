@@ -395,7 +395,7 @@ func (o *Outbox) finish(ctx context.Context, rel, full string, res remote.Upload
 		o.wg.Add(1)
 		go func() {
 			defer o.wg.Done()
-			o.app.prefetch(o.ctx, Entry{File: file, Thumb: true})
+			o.app.prefetch(o.ctx, Entry{file: file, Thumb: true})
 		}()
 	}
 	return nil

@@ -121,14 +121,14 @@ func TestUploadPermanentFailure(t *testing.T) {
 			e.write("big.bin", []byte("0123456789"))
 			var reason string
 			waitFor(t, func() bool {
-				var state index.UploadState
+				var state core.UploadState
 				state, reason, _ = e.ob.State("big.bin")
-				return state == index.Failed
+				return state == core.StateFailed
 			}, "failed state")
 			assert.Contains(t, reason, tc.reason)
 			quietFor(t, fr, 10*e.opts.SettleDelay, tc.calls)
 			state, _, _ := e.ob.State("big.bin")
-			assert.Equal(t, index.Failed, state)
+			assert.Equal(t, core.StateFailed, state)
 			assert.True(t, e.exists("big.bin"))
 			u, err := e.idx.GetUpload(testApp, "big.bin")
 			require.NoError(t, err)
@@ -173,7 +173,7 @@ func TestUploadTransientFailureRetries(t *testing.T) {
 			if len(fr.calls()) == 1 { // still inside the backoff
 				state, reason, ok := e.ob.State("a.txt")
 				require.True(t, ok)
-				assert.Equal(t, index.Waiting, state)
+				assert.Equal(t, core.StateWaiting, state)
 				assert.Contains(t, reason, tc.err.Error())
 				u, err := e.idx.GetUpload(testApp, "a.txt")
 				require.NoError(t, err)
@@ -215,7 +215,7 @@ func TestUploadAuthAndQuotaWaitLong(t *testing.T) {
 			assert.Equal(t, index.Waiting, u.State)
 			assert.WithinDuration(t, time.Now().Add(10*time.Minute), u.NotBefore, time.Minute)
 			state, reason, _ := e.ob.State("a.txt")
-			assert.Equal(t, index.Waiting, state)
+			assert.Equal(t, core.StateWaiting, state)
 			assert.Contains(t, reason, err.Error())
 			quietFor(t, fr, 10*e.opts.RetryBackoff, 1)
 		})

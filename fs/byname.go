@@ -10,7 +10,6 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/chatfs/chatfs/core"
-	"github.com/chatfs/chatfs/index"
 )
 
 // byNameDir is an app's by-name/: original names as symlinks to files/.
@@ -32,15 +31,15 @@ func (d *byNameDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 	n.fill(&out.Attr)
 	out.SetEntryTimeout(listingTimeout)
 	out.SetAttrTimeout(immutableTimeout)
-	return d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFLNK, Ino: f.Ino + 2}), 0
+	return d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFLNK, Ino: f.Inodes().ByName}), 0
 }
 
 var _ = (gofs.NodeReaddirer)((*byNameDir)(nil))
 
 func (d *byNameDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 	var list []fuse.DirEntry
-	err := d.app.ListNames(func(f index.File) error {
-		list = append(list, fuse.DirEntry{Name: f.LinkName, Ino: f.Ino + 2, Mode: syscall.S_IFLNK})
+	err := d.app.ListNames(func(f core.File) error {
+		list = append(list, fuse.DirEntry{Name: f.LinkName(), Ino: f.Inodes().ByName, Mode: syscall.S_IFLNK})
 		return nil
 	})
 	if err != nil {
@@ -66,15 +65,15 @@ func (d *byNameDir) Unlink(ctx context.Context, name string) syscall.Errno {
 // linkNode is a by-name/ symlink.
 type linkNode struct {
 	gofs.Inode
-	file index.File
+	file core.File
 }
 
 func (n *linkNode) fill(out *fuse.Attr) {
-	out.Ino = n.file.Ino + 2
+	out.Ino = n.file.Inodes().ByName
 	out.Mode = syscall.S_IFLNK | 0o777
 	out.Nlink = 1
-	out.Size = uint64(len(core.LinkTarget(n.file)))
-	t := n.file.Uploaded
+	out.Size = uint64(len(n.file.LinkTarget()))
+	t := n.file.Uploaded()
 	out.SetTimes(&t, &t, &t)
 }
 
@@ -89,5 +88,5 @@ func (n *linkNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.Att
 var _ = (gofs.NodeReadlinker)((*linkNode)(nil))
 
 func (n *linkNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
-	return []byte(core.LinkTarget(n.file)), 0
+	return []byte(n.file.LinkTarget()), 0
 }

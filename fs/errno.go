@@ -8,37 +8,35 @@ import (
 	"syscall"
 
 	"github.com/chatfs/chatfs/core"
-	"github.com/chatfs/chatfs/index"
-	"github.com/chatfs/chatfs/remote"
 )
 
-// errno maps an error from the core to the errno the kernel gets. It is the
-// one place errors are translated: the default is EIO, and the cause of
-// every EIO is logged once with the operation's name. Network errors never
-// reach fs.ToErrno, which would answer ENOSYS and make the kernel stop
-// sending the operation for the life of the mount.
+// errno maps an error from the core to the errno the kernel gets, asking
+// core's predicates (core.IsNotExist, ...) what it is. It is the one place
+// errors are translated: the default is EIO, and the cause of every EIO is
+// logged once with the operation's name. Network errors never reach
+// fs.ToErrno, which would answer ENOSYS and make the kernel stop sending
+// the operation for the life of the mount.
 func errno(log *slog.Logger, op string, err error) syscall.Errno {
 	if err == nil {
 		return 0
 	}
 	var en syscall.Errno
 	switch {
-	case errors.Is(err, core.ErrNotExist), errors.Is(err, index.ErrNotFound), errors.Is(err, fs.ErrNotExist),
-		remote.IsNotExist(err):
+	case core.IsNotExist(err), errors.Is(err, fs.ErrNotExist):
 		return syscall.ENOENT
-	case errors.Is(err, core.ErrTooLarge), remote.IsTooLarge(err):
+	case core.IsTooLarge(err):
 		return syscall.EFBIG
 	case errors.Is(err, syscall.ENOSPC):
 		return syscall.ENOSPC // core.ErrNoSpace, index.ErrNoSpace: said once where they happen
 	case errors.Is(err, context.Canceled):
 		return syscall.EINTR
-	case remote.IsForbidden(err), remote.IsUnauthorized(err), remote.IsAppNotFound(err):
+	case core.IsRefused(err):
 		log.Warn("access refused", "op", op, "err", err)
 		return syscall.EACCES
-	case remote.IsQuotaExceeded(err):
+	case core.IsQuotaExceeded(err):
 		log.Warn("service quota exceeded", "op", op, "err", err)
 		return syscall.EAGAIN
-	case remote.IsInvalid(err):
+	case core.IsInvalid(err):
 		return syscall.EINVAL
 	case errors.As(err, &en) && isLocalErrno(en):
 		return en

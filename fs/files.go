@@ -102,7 +102,7 @@ func (n *fileNode) fill(out *fuse.Attr, size int64) {
 		out.Size = uint64(size)
 		out.Blocks = (out.Size + 511) / 512
 	}
-	t := n.entry.File.Uploaded
+	t := n.entry.File().Uploaded()
 	out.SetTimes(&t, &t, &t)
 }
 
@@ -111,7 +111,7 @@ func (n *fileNode) fill(out *fuse.Attr, size int64) {
 // which only the mounting user holds. Others see any of them only with
 // --allow-other.
 func (n *fileNode) mode() uint32 {
-	if f := n.entry.File; f.ShareSecret != "" || f.ThumbSecret != "" {
+	if n.entry.File().Restricted() {
 		return 0o400
 	}
 	return 0o444

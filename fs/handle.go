@@ -9,13 +9,13 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"github.com/chatfs/chatfs/cache"
+	"github.com/chatfs/chatfs/core"
 )
 
 // readHandle reads an open files/ entry through the download cache; a read
 // waits only for the bytes it asks for.
 type readHandle struct {
-	h         *cache.Handle
+	h         *core.Handle
 	log       *slog.Logger
 	onRelease func() // if set, called once the handle is released
 }
@@ -24,10 +24,10 @@ var _ = (gofs.FileReader)((*readHandle)(nil))
 
 func (r *readHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	n, err := r.h.ReadAt(ctx, dest, off)
-	// The cache returns io.EOF itself at the end of a complete entry; a
+	// The handle returns io.EOF itself at the end of a complete entry; a
 	// failed fill's error may wrap io.EOF (a connection closed before any
 	// answer), and is an error, not the end of the file.
-	if err != nil && err != io.EOF { //nolint:errorlint // the cache's end-of-file, not a wrapped one
+	if err != nil && err != io.EOF { //nolint:errorlint // the handle's end-of-file, not a wrapped one
 		return nil, errno(r.log, "read", err)
 	}
 	return fuse.ReadResultData(dest[:n]), 0

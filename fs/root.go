@@ -1,6 +1,9 @@
 // Package fs is chatfs's FUSE adapter: a go-fuse node tree whose every
 // method finds its node, calls the core, fills the reply and maps the error
-// with errno. It holds no upload, download or naming logic of its own.
+// with errno. It holds no upload, download or naming logic of its own, and
+// no inode arithmetic: entries, open handles, upload states, inode numbers
+// and error predicates all come from core, the one package of chatfs's it
+// imports.
 //
 //	MOUNT/<app>/upload/    a loopback over the app's staging directory
 //	MOUNT/<app>/files/     <uuid> and <uuid>.thumb, read-only
@@ -9,7 +12,6 @@ package fs
 
 import (
 	"context"
-	"hash/fnv"
 	"log/slog"
 	"os"
 	"strconv"
@@ -95,14 +97,14 @@ var _ = (gofs.NodeOnAdder)((*rootNode)(nil))
 
 func (r *rootNode) OnAdd(ctx context.Context) {
 	for _, a := range r.opts.Apps {
-		base := appIno(a.Name())
-		app := r.NewPersistentInode(ctx, &staticDir{mounted: r.mounted}, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: base})
+		ino := a.Inodes()
+		app := r.NewPersistentInode(ctx, &staticDir{mounted: r.mounted}, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino.Dir})
 		r.AddChild(a.Name(), app, false)
 		log := r.opts.Logger.With("app", a.Name())
 		app.AddChild("files", app.NewPersistentInode(ctx, &filesDir{app: a, log: log, mounted: r.mounted, passthrough: !r.opts.NoPassthrough},
-			gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: base + 1}), false)
+			gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino.Files}), false)
 		app.AddChild("by-name", app.NewPersistentInode(ctx, &byNameDir{app: a, log: log, mounted: r.mounted},
-			gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: base + 2}), false)
+			gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino.ByName}), false)
 		up, err := newUploadRoot(a, log)
 		if err != nil {
 			log.Error("upload/ unavailable", "err", err)
@@ -115,7 +117,7 @@ func (r *rootNode) OnAdd(ctx context.Context) {
 var _ = (gofs.NodeGetattrer)((*rootNode)(nil))
 
 func (r *rootNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	dirAttr(&out.Attr, 1, 0o755, r.mounted)
+	dirAttr(&out.Attr, core.RootIno, 0o755, r.mounted)
 	return 0
 }
 
@@ -161,15 +163,6 @@ var _ = (gofs.NodeGetattrer)((*staticDir)(nil))
 func (d *staticDir) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	dirAttr(&out.Attr, d.StableAttr().Ino, 0o755, d.mounted)
 	return 0
-}
-
-// appIno is the inode number of an app's directory; files/ and by-name/
-// follow it. It is derived from the app's name, so it survives remounts,
-// and lies far above the numbers of the staging disk and of the index.
-func appIno(name string) uint64 {
-	h := fnv.New32a()
-	h.Write([]byte(name))
-	return 1<<56 | uint64(h.Sum32())<<2
 }
 
 // dirAttr fills the attributes of a synthetic directory.

@@ -10,7 +10,6 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/chatfs/chatfs/core"
-	"github.com/chatfs/chatfs/index"
 )
 
 // uploadNode is a node of upload/: go-fuse's loopback over the app's
@@ -317,7 +316,7 @@ func (n *uploadNode) Getxattr(ctx context.Context, attr string, dest []byte) (ui
 	case !ok:
 	case attr == xattrState:
 		return copyXattr(dest, string(state))
-	case attr == xattrError && reason != "" && state != index.Uploading:
+	case attr == xattrError && reason != "" && state != core.StateUploading:
 		return copyXattr(dest, reason)
 	}
 	return 0, syscall.ENODATA
@@ -333,7 +332,7 @@ func (n *uploadNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscal
 	}
 	if ok {
 		names = append(names, xattrState)
-		if reason != "" && state != index.Uploading {
+		if reason != "" && state != core.StateUploading {
 			names = append(names, xattrError)
 		}
 	}

@@ -24,7 +24,7 @@ var ErrLocked = errors.New("index: state directory is in use by another chatfs")
 type File struct {
 	App         string // the app's name as configured
 	UUID        string
-	Ino         uint64 // stable inode number, assigned by Put; Ino+1 is the .thumb, Ino+2 the by-name link
+	Ino         uint64 // first of the file's block of stable inode numbers, assigned by Put (core/inodes.go numbers the nodes)
 	Name        string // original file name; empty when unknown (looked up by uuid)
 	LinkName    string // unique name in by-name/, assigned by Put from Name
 	ShareSecret string

@@ -8,10 +8,11 @@ import (
 	"github.com/dgraph-io/badger/v4"
 )
 
-// Inode numbers: each file gets four consecutive numbers starting at
-// inoBase + 4*n, n from a persisted badger.Sequence: Ino for files/<uuid>,
-// Ino+1 for files/<uuid>.thumb, Ino+2 for the by-name link, Ino+3 spare. The
-// sequence leases numbers in blocks, so a crash leaves a gap, never a reuse.
+// Inode numbers: each file gets a block of four consecutive numbers
+// starting at inoBase + 4*n, n from a persisted badger.Sequence, and Ino is
+// the block's first. Which node gets which number of the block is core's to
+// say (core/inodes.go, which also lays out every other range). The sequence
+// leases numbers in blocks, so a crash leaves a gap, never a reuse.
 const (
 	inoBase = 1 << 40
 	inoStep = 4

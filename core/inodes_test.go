@@ -1,0 +1,41 @@
+package core_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/chatfs/chatfs/core"
+	"github.com/chatfs/chatfs/index"
+)
+
+// Inode numbers survive remounts, so they are pinned: an app's folders by
+// its name, a file's nodes by the block the index gave its record.
+func TestInodesAreStable(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, newFakeRemote(), nil)
+	const appBase = 0x10000007daa0cb0 // 1<<56 | fnv32a("app")<<2
+	assert.Equal(t, core.AppInodes{Dir: appBase, Files: appBase + 1, ByName: appBase + 2}, e.app.Inodes())
+
+	a := index.File{App: testApp, UUID: uuidA, Name: "a.png", Size: 1, HasThumb: true}
+	b := index.File{App: testApp, UUID: uuidB, Name: "b.txt", Size: 1}
+	require.NoError(t, e.idx.Put(&a))
+	require.NoError(t, e.idx.Put(&b))
+	for _, f := range []index.File{a, b} {
+		assert.GreaterOrEqual(t, f.Ino, uint64(1<<40), "files lie above the staging disk's numbers")
+		assert.Zero(t, (f.Ino-1<<40)%4, "a block of four per file")
+	}
+	assert.NotEqual(t, a.Ino, b.Ino)
+
+	ino := map[string]uint64{}
+	require.NoError(t, e.app.List(func(en core.Entry) error { ino[en.Name()] = en.Ino(); return nil }))
+	assert.Equal(t, map[string]uint64{uuidA: a.Ino, uuidA + core.ThumbSuffix: a.Ino + 1, uuidB: b.Ino}, ino)
+
+	got := map[string]core.FileInodes{}
+	require.NoError(t, e.app.ListNames(func(f core.File) error { got[f.LinkName()] = f.Inodes(); return nil }))
+	assert.Equal(t, map[string]core.FileInodes{
+		"a.png": {File: a.Ino, Thumb: a.Ino + 1, ByName: a.Ino + 2},
+		"b.txt": {File: b.Ino, Thumb: b.Ino + 1, ByName: b.Ino + 2},
+	}, got)
+}
