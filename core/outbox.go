@@ -54,6 +54,7 @@ type Outbox struct {
 	inflight  map[string]*flight       // path -> its upload in flight. GUARDED_BY(mu)
 	finishing map[string]chan struct{} // path -> closed when its upload is recorded and moved. GUARDED_BY(mu)
 	thumbs    map[string]index.File    // video path -> its uploaded thumbnail sibling. GUARDED_BY(mu)
+	parked    map[string]bool          // paths an uploader claimed but left claimed while held (see upload). GUARDED_BY(mu)
 	ctx       context.Context          // cancelled when uploads must stop. GUARDED_BY(mu) until start
 	cancel    context.CancelFunc
 	stopping  chan struct{} // closed when no new upload may start
@@ -80,6 +81,7 @@ func newOutbox(a *App) (*Outbox, error) {
 		inflight:  make(map[string]*flight),
 		finishing: make(map[string]chan struct{}),
 		thumbs:    make(map[string]index.File),
+		parked:    make(map[string]bool),
 		stopping:  make(chan struct{}),
 	}, nil
 }
@@ -238,6 +240,11 @@ func (o *Outbox) Removed(rel string) {
 			delete(o.thumbs, p)
 		}
 	}
+	for p := range o.parked {
+		if under(p, rel) {
+			delete(o.parked, p)
+		}
+	}
 	o.mu.Unlock()
 	// Synced: a file made again under this name must not find the old
 	// entry vouching for it after a crash.
@@ -277,6 +284,11 @@ func (o *Outbox) Renamed(oldRel, newRel string) error {
 		}
 	}
 	maps.Copy(o.thumbs, moved)
+	for p := range o.parked {
+		if under(p, oldRel) || under(p, newRel) {
+			delete(o.parked, p) // the index puts moved Uploading entries back to Waiting
+		}
+	}
 	o.mu.Unlock()
 	if err := o.app.opts.Index.Rename(o.app.opts.Name, oldRel, newRel); err != nil {
 		o.app.log.Warn("outbox: rename queue entry", "from", oldRel, "to", newRel, "err", err)
@@ -407,9 +419,20 @@ func (o *Outbox) settled(rel string, st *settle) {
 	case u.State == index.Waiting:
 		o.kick()
 		return
-	case u.State == index.Uploading, u.State == index.Held:
-		// Left claimed while it settled, or complete under a temporary
-		// name and now renamed to an ordinary one.
+	case u.State == index.Uploading:
+		// Left claimed while it settled (parked): queue it again. Claimed
+		// and not parked, it is in flight: queueing it again would upload
+		// it twice.
+		o.mu.Lock()
+		parked := o.parked[rel]
+		delete(o.parked, rel)
+		o.mu.Unlock()
+		if !parked {
+			return
+		}
+		err = idx.Enqueue(app, rel)
+	case u.State == index.Held:
+		// Complete under a temporary name, now renamed to an ordinary one.
 		err = idx.Enqueue(app, rel)
 	default: // Failed stays failed; Done is being finished
 		return

@@ -208,6 +208,7 @@ func (o *Outbox) upload(u index.Upload) {
 		// being renamed: leave it claimed, so no uploader takes it again
 		// and again while a writer has it open, nor before it has settled;
 		// its settle timer (or the rename) queues it again.
+		o.parked[u.Path] = true
 		o.mu.Unlock()
 		return
 	}
@@ -239,10 +240,13 @@ func (o *Outbox) upload(u index.Upload) {
 		// until that is over). Under its mark lock, so that a rename under way
 		// has moved the entry, with the file, before we look.
 		unlock := o.marks.lock(u.Path)
+		cur, gerr := idx.GetUpload(app, u.Path)
 		o.mu.Lock()
 		held := o.heldLocked(u.Path)
+		if held && gerr == nil && cur.State == index.Uploading {
+			o.parked[u.Path] = true // still claimed: its settling queues it again
+		}
 		o.mu.Unlock()
-		cur, gerr := idx.GetUpload(app, u.Path)
 		switch {
 		case gerr != nil || cur.State != index.Uploading || held:
 		case errors.Is(err, errGone):
