@@ -416,6 +416,12 @@ func (o *Outbox) State(rel string) (state index.UploadState, reason string, ok b
 		if serr != nil || !st.Mode().IsRegular() {
 			return "", "", false
 		}
+		if err != nil && !pending {
+			// No entry, no writer, not settling: it was changed and never
+			// recorded complete, and settling could not mark it failed
+			// (the index's disk was full). It is not uploaded: say so.
+			return index.Failed, reasonNotClose, true
+		}
 		return index.Waiting, u.Error, true
 	default:
 		return "", "", false

@@ -380,3 +380,35 @@ func TestFullDiskIsAnErrorNotACrash(t *testing.T) {
 	assert.Contains(t, err.Error(), "full")
 	require.NoError(t, os.Remove(filler))
 }
+
+// A writer cut by another program filling the disk past both reserves:
+// the index cannot record the failure, yet upload/ must not call the file
+// "waiting" (it is never uploaded): it is failed, with a reason, while the
+// disk is full and after space returns.
+func TestCutWhileIndexFullIsFailedNotWaiting(t *testing.T) {
+	requireFUSE(t)
+	disk := smallDisk(t, 120<<20)
+	svc := newService(t, emulator.Options{})
+	h := newHarness(t, svc, filepath.Join(disk, "state"))
+
+	p := h.path("upload", "cut.bin")
+	f, err := os.Create(p)
+	require.NoError(t, err)
+	_, err = f.Write(randomBytes(t, 100_000))
+	require.NoError(t, err)
+	filler := fill(t, disk, 0) // another program: past both reserves
+	_, werr := f.Write(randomBytes(t, 100_000))
+	require.ErrorIs(t, werr, syscall.ENOSPC)
+	_ = f.Close()
+
+	time.Sleep(time.Second) // settled
+	st, reason := uploadState(t, p)
+	assert.Equal(t, "failed", st, "a cut file whose failure the index could not record")
+	assert.NotEmpty(t, reason)
+
+	require.NoError(t, os.Remove(filler))
+	h.requireNotUploaded(t, 1, "cut.bin") // the uploaders are at work again
+	st, reason = uploadState(t, p)
+	assert.Equal(t, "failed", st, "after space returned")
+	assert.NotEmpty(t, reason)
+}
