@@ -412,3 +412,35 @@ func TestCutWhileIndexFullIsFailedNotWaiting(t *testing.T) {
 	assert.Equal(t, "failed", st, "after space returned")
 	assert.NotEmpty(t, reason)
 }
+
+// fallocate(2) reserves disk space as a write does: one that would eat
+// into upload/'s reserve fails with ENOSPC and leaves the file failed,
+// and the index keeps room to record every other file (a later file is
+// still uploaded).
+func TestFallocateKeepsTheReserve(t *testing.T) {
+	requireFUSE(t)
+	disk := smallDisk(t, 160<<20)
+	svc := newService(t, emulator.Options{})
+	h := newHarness(t, svc, filepath.Join(disk, "state"), func(o *mount.Options, a *config.App) { a.MaxSize = 150 << 20 })
+
+	p := h.path("upload", "prealloc.bin")
+	f, err := os.Create(p)
+	require.NoError(t, err)
+	aerr := unix.Fallocate(int(f.Fd()), 0, 0, 130<<20)
+	_ = f.Close()
+	require.ErrorIs(t, aerr, syscall.ENOSPC, "fallocate into the reserve")
+	st, reason := uploadState(t, p)
+	assert.Equal(t, "failed", st)
+	assert.Contains(t, reason, "disk was full")
+	assert.Less(t, fileSize(t, p), int64(1<<20), "nothing was allocated")
+
+	require.NoError(t, os.WriteFile(h.path("upload", "after.txt"), []byte("after"), 0o600))
+	h.waitUploaded("after.txt")
+}
+
+func fileSize(t *testing.T, p string) int64 {
+	t.Helper()
+	st, err := os.Stat(p)
+	require.NoError(t, err)
+	return st.Size()
+}
