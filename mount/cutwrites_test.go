@@ -444,3 +444,29 @@ func fileSize(t *testing.T, p string) int64 {
 	require.NoError(t, err)
 	return st.Size()
 }
+
+// A staged file cut between mounts (the disk, or another program, damaged
+// the state) after it was recorded complete is not uploaded short: the
+// queue entry does not remember what was vouched for, so the next mount
+// would send the cut bytes as a whole file.
+func TestStagedFileCutBetweenMountsIsNotUploaded(t *testing.T) {
+	t.Skip("known: a queue entry does not record the size (and mtime) its close vouched for; " +
+		"fix: store them in the entry at Flushed/Created and have the uploader compare before sending, failing a mismatch")
+	requireFUSE(t)
+	svc := newService(t, emulator.Options{})
+	state := t.TempDir()
+	h := newHarness(t, svc, state, func(o *mount.Options, a *config.App) { o.SettleDelay = time.Hour })
+	whole := randomBytes(t, 300_000)
+	require.NoError(t, os.WriteFile(h.path("upload", "w.bin"), whole, 0o600))
+	h.unmount()
+
+	dirs, err := config.StateDirs(state)
+	require.NoError(t, err)
+	require.NoError(t, os.Truncate(filepath.Join(dirs.Data, "outbox", appID, "w.bin"), 1000))
+
+	h.mount()
+	st, reason := uploadState(t, h.path("upload", "w.bin"))
+	assert.Equal(t, "failed", st)
+	assert.NotEmpty(t, reason)
+	h.requireNotUploaded(t, 1, "w.bin")
+}
