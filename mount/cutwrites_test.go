@@ -307,7 +307,19 @@ func TestFullDiskIsAnErrorNotACrash(t *testing.T) {
 	require.NoError(t, os.WriteFile(h.path("upload", "early.bin"), early, 0o600))
 	earlyUUID := h.waitUploaded("early.bin")
 
-	// Files copied in until the disk is full (down to upload/'s reserve).
+	// Files copied in until the disk is full (down to upload/'s reserve),
+	// while the service answers 503: they stay staged (uploaded, they
+	// would leave the disk, their cached copies evicted to make room).
+	var refuse atomic.Bool
+	refuse.Store(true)
+	hook := func(w http.ResponseWriter, r *http.Request, next http.Handler) bool {
+		if r.Method == http.MethodPost && refuse.Load() {
+			http.Error(w, `{"error":"busy"}`, http.StatusServiceUnavailable)
+			return true
+		}
+		return false
+	}
+	svc.hook.Store(&hook)
 	var full error
 	var written int
 	for i := 0; i < 40 && full == nil; i++ {
@@ -330,16 +342,6 @@ func TestFullDiskIsAnErrorNotACrash(t *testing.T) {
 	assert.Equal(t, early, got)
 
 	// A file whose uploads fail for now (the service answers 503).
-	var refuse atomic.Bool
-	refuse.Store(true)
-	hook := func(w http.ResponseWriter, r *http.Request, next http.Handler) bool {
-		if r.Method == http.MethodPost && refuse.Load() {
-			http.Error(w, `{"error":"busy"}`, http.StatusServiceUnavailable)
-			return true
-		}
-		return false
-	}
-	svc.hook.Store(&hook)
 	require.NoError(t, os.Remove(cut)) // room for one more file
 	late := randomBytes(t, 1000)
 	require.NoError(t, os.WriteFile(h.path("upload", "late.bin"), late, 0o600))
@@ -469,4 +471,21 @@ func TestStagedFileCutBetweenMountsIsNotUploaded(t *testing.T) {
 	assert.Equal(t, "failed", st)
 	assert.NotEmpty(t, reason)
 	h.requireNotUploaded(t, 1, "w.bin")
+}
+
+// The cached copies of uploaded (or read) files never crowd upload/ out of
+// its disk: the cache gives back space (least recently used first) before
+// upload/ would call the disk full, so copying files in one after another
+// keeps working on a small state disk.
+func TestCacheLeavesRoomForUploads(t *testing.T) {
+	requireFUSE(t)
+	disk := smallDisk(t, 200<<20)
+	svc := newService(t, emulator.Options{MaxSize: 40 << 20})
+	h := newHarness(t, svc, filepath.Join(disk, "state"), func(o *mount.Options, a *config.App) { a.MaxSize = 40 << 20 })
+	for i := range 5 {
+		name := fmt.Sprintf("f%d.bin", i)
+		data := randomBytes(t, 30<<20)
+		require.NoError(t, os.WriteFile(h.path("upload", name), data, 0o600), "copy %d into upload/", i)
+		h.waitUploaded(name)
+	}
 }

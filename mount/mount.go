@@ -91,6 +91,7 @@ func New(ctx context.Context, o Options) (*Mount, error) {
 	m.Cache, err = cache.Open(cache.Options{
 		Dir:       filepath.Join(o.Dirs.Cache, "files"),
 		MaxBytes:  o.CacheSize,
+		MinFree:   cacheMinFree,
 		Retryable: remote.IsRetryable,
 		Logger:    o.Logger,
 	})
@@ -211,3 +212,10 @@ func (m *Mount) closeApps(grace time.Duration) {
 		a.Close(grace)
 	}
 }
+
+// cacheMinFree is the space the download cache leaves free on its disk,
+// evicting as it must: upload/'s reserve (writes below it fail with
+// ENOSPC), and as much again for the files being copied in. Without it the
+// cached copies of uploads and reads fill a small state disk until upload/
+// refuses every write.
+const cacheMinFree = 2 * core.DefaultReserve
