@@ -1,6 +1,7 @@
 package mount_test
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"github.com/chatfs/chatfs/config"
 	"github.com/chatfs/chatfs/core"
 	"github.com/chatfs/chatfs/mount"
+	"github.com/chatfs/chatfs/remote"
 	"github.com/chatfs/chatfs/remote/emulator"
 )
 
@@ -488,4 +490,24 @@ func TestCacheLeavesRoomForUploads(t *testing.T) {
 		require.NoError(t, os.WriteFile(h.path("upload", name), data, 0o600), "copy %d into upload/", i)
 		h.waitUploaded(name)
 	}
+}
+
+// A file read through files/ is cached while it is open; once closed, its
+// space goes back to upload/ if the disk needs it, at once (not at some
+// later download).
+func TestCacheGivesBackRoomAfterARead(t *testing.T) {
+	requireFUSE(t)
+	disk := smallDisk(t, 200<<20)
+	svc := newService(t, emulator.Options{MaxSize: 150 << 20})
+	h := newHarness(t, svc, filepath.Join(disk, "state"), func(o *mount.Options, a *config.App) { a.MaxSize = 150 << 20 })
+	data := randomBytes(t, 100<<20)
+	res, err := svc.client(t, appID).Upload(t.Context(), remote.UploadRequest{Name: "big.bin", File: bytes.NewReader(data), Size: int64(len(data))})
+	require.NoError(t, err)
+
+	got, err := os.ReadFile(h.path("files", res.UUID))
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(data, got), "the read's bytes")
+
+	require.NoError(t, os.WriteFile(h.path("upload", "after.bin"), randomBytes(t, 40<<20), 0o600))
+	h.waitUploaded("after.bin")
 }
