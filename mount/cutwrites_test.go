@@ -302,26 +302,17 @@ func TestFullDiskIsAnErrorNotACrash(t *testing.T) {
 	disk := smallDisk(t, 160<<20)
 	svc := newService(t, emulator.Options{})
 	state := filepath.Join(disk, "state")
-	h := newHarness(t, svc, state, func(o *mount.Options, a *config.App) { o.UploadBackoff = 50 * time.Millisecond })
+	h := newHarness(t, svc, state, func(o *mount.Options, a *config.App) {
+		o.UploadBackoff = 50 * time.Millisecond
+		o.CacheMinFree = -1 // the cached copies of uploads fill the disk too
+	})
 
 	// A file uploaded before the disk fills, to read later.
 	early := randomBytes(t, 100_000)
 	require.NoError(t, os.WriteFile(h.path("upload", "early.bin"), early, 0o600))
 	earlyUUID := h.waitUploaded("early.bin")
 
-	// Files copied in until the disk is full (down to upload/'s reserve),
-	// while the service answers 503: they stay staged (uploaded, they
-	// would leave the disk, their cached copies evicted to make room).
-	var refuse atomic.Bool
-	refuse.Store(true)
-	hook := func(w http.ResponseWriter, r *http.Request, next http.Handler) bool {
-		if r.Method == http.MethodPost && refuse.Load() {
-			http.Error(w, `{"error":"busy"}`, http.StatusServiceUnavailable)
-			return true
-		}
-		return false
-	}
-	svc.hook.Store(&hook)
+	// Files copied in until the disk is full (down to upload/'s reserve).
 	var full error
 	var written int
 	for i := 0; i < 40 && full == nil; i++ {
@@ -344,6 +335,16 @@ func TestFullDiskIsAnErrorNotACrash(t *testing.T) {
 	assert.Equal(t, early, got)
 
 	// A file whose uploads fail for now (the service answers 503).
+	var refuse atomic.Bool
+	refuse.Store(true)
+	hook := func(w http.ResponseWriter, r *http.Request, next http.Handler) bool {
+		if r.Method == http.MethodPost && refuse.Load() {
+			http.Error(w, `{"error":"busy"}`, http.StatusServiceUnavailable)
+			return true
+		}
+		return false
+	}
+	svc.hook.Store(&hook)
 	require.NoError(t, os.Remove(cut)) // room for one more file
 	late := randomBytes(t, 1000)
 	require.NoError(t, os.WriteFile(h.path("upload", "late.bin"), late, 0o600))
@@ -510,4 +511,40 @@ func TestCacheGivesBackRoomAfterARead(t *testing.T) {
 
 	require.NoError(t, os.WriteFile(h.path("upload", "after.bin"), randomBytes(t, 40<<20), 0o600))
 	h.waitUploaded("after.bin")
+}
+
+// An upload attempt whose outcome the index cannot record (another
+// program filled the disk while the file was being sent) is not left
+// claimed for good: once space returns, the file is uploaded.
+func TestAttemptUnrecordedOnFullDiskIsRetried(t *testing.T) {
+	requireFUSE(t)
+	disk := smallDisk(t, 120<<20)
+	svc := newService(t, emulator.Options{})
+	h := newHarness(t, svc, filepath.Join(disk, "state"), func(o *mount.Options, a *config.App) { o.UploadBackoff = 50 * time.Millisecond })
+
+	var filler atomic.Value
+	var once sync.Once
+	hook := func(w http.ResponseWriter, r *http.Request, next http.Handler) bool {
+		if r.Method != http.MethodPost {
+			return false
+		}
+		refused := false
+		once.Do(func() {
+			filler.Store(fill(t, disk, 0)) // past both reserves, while the file is sent
+			http.Error(w, `{"error":"busy"}`, http.StatusServiceUnavailable)
+			refused = true
+		})
+		return refused
+	}
+	svc.hook.Store(&hook)
+	data := randomBytes(t, 1000)
+	require.NoError(t, os.WriteFile(h.path("upload", "a.bin"), data, 0o600))
+	eventually(t, 10*time.Second, "the refused attempt", func() bool { return filler.Load() != nil })
+	time.Sleep(time.Second) // the outcome finds the index full
+	require.NoError(t, os.Remove(filler.Load().(string)))
+
+	uuid := h.waitUploaded("a.bin")
+	got, err := os.ReadFile(h.path("files", uuid))
+	require.NoError(t, err)
+	assert.Equal(t, data, got)
 }

@@ -4,6 +4,7 @@
 package mount
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -32,12 +33,15 @@ type App struct {
 
 // Options describe a mount.
 type Options struct {
-	Mountpoint  string
-	Dirs        config.Dirs
-	CacheSize   int64
-	Apps        []App
-	SettleDelay time.Duration // default 1s
-	Uploaders   int           // parallel uploads per app; default 4
+	Mountpoint string
+	Dirs       config.Dirs
+	CacheSize  int64
+	// CacheMinFree is the space the download cache leaves free on its
+	// disk (see cacheMinFree, the default); negative: none.
+	CacheMinFree int64
+	Apps         []App
+	SettleDelay  time.Duration // default 1s
+	Uploaders    int           // parallel uploads per app; default 4
 	// UploadBackoff is the first pause after a failed upload (doubling up
 	// to 10 minutes); default 2s.
 	UploadBackoff time.Duration
@@ -91,7 +95,7 @@ func New(ctx context.Context, o Options) (*Mount, error) {
 	m.Cache, err = cache.Open(cache.Options{
 		Dir:       filepath.Join(o.Dirs.Cache, "files"),
 		MaxBytes:  o.CacheSize,
-		MinFree:   cacheMinFree,
+		MinFree:   cmp.Or(o.CacheMinFree, cacheMinFree),
 		Retryable: remote.IsRetryable,
 		Logger:    o.Logger,
 	})
