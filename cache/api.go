@@ -57,6 +57,11 @@ type Options struct {
 	// MaxBytes bounds the bytes of complete entries, default 1 GiB; entries
 	// open or filling are never evicted, so usage may exceed it while they are.
 	MaxBytes int64
+	// MinFree is the space the cache leaves to others on its disk: after a
+	// fill or an adoption, least recently used complete entries are evicted
+	// while the disk has less available (idle entries only, as for
+	// MaxBytes). Zero: no such bound.
+	MinFree int64
 	// FillAttempts bounds the fetches of one fill's body, first included,
 	// default 5 (plus one to confirm a size nobody announced). A fetch is
 	// made again only after the previous body broke off with bytes

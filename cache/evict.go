@@ -3,6 +3,8 @@ package cache
 import (
 	"slices"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // victim is a complete entry chosen for eviction.
@@ -12,15 +14,18 @@ type victim struct {
 }
 
 // evict deletes least recently used complete entries until the bytes of
-// complete entries are at most MaxBytes. Entries that are open, filling,
+// complete entries are at most MaxBytes, and the disk has MinFree
+// available (see diskShort). Entries that are open, filling,
 // removed-but-open or busy are never chosen, so usage may stay above the
 // bound while they are.
 //
 // Choosing sorts the idle entries by last access: O(n log n) in the number
 // of entries, paid only when the bound is exceeded.
 func (c *Cache) evict() {
+	short := c.diskShort()
 	c.mu.Lock()
-	if c.used <= c.o.MaxBytes {
+	bound := min(c.o.MaxBytes, c.used-short)
+	if c.used <= bound {
 		c.mu.Unlock()
 		return
 	}
@@ -38,7 +43,7 @@ func (c *Cache) evict() {
 	})
 	var victims []victim
 	for _, v := range cands {
-		if c.used <= c.o.MaxBytes {
+		if c.used <= bound {
 			break
 		}
 		c.beginDeleteLocked(v.e)
@@ -51,4 +56,18 @@ func (c *Cache) evict() {
 			c.log.Warn("cache: evict", "key", v.key, "err", err)
 		}
 	}
+}
+
+// diskShort is how many bytes the cache's disk lacks of Options.MinFree:
+// the entries to evict so that the other users of the disk (upload/, the
+// index) keep their room.
+func (c *Cache) diskShort() int64 {
+	if c.o.MinFree <= 0 {
+		return 0
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(c.o.Dir, &st); err != nil {
+		return 0
+	}
+	return max(c.o.MinFree-int64(st.Bavail)*int64(st.Bsize), 0)
 }

@@ -217,6 +217,8 @@ func (c *Cache) release(h *Handle) {
 	if touch {
 		// Keep the last access on disk, where the next Open finds it.
 		_ = os.Chtimes(c.path(h.key), now, now)
+		// Evictable now: give its room back if the disk lacks MinFree.
+		c.evict()
 	}
 }
 

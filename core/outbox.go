@@ -476,6 +476,12 @@ func (o *Outbox) State(rel string) (state UploadState, reason string, ok bool) {
 		if serr != nil || !st.Mode().IsRegular() {
 			return "", "", false
 		}
+		if err != nil && !pending {
+			// No entry, no writer, not settling: it was changed and never
+			// recorded complete, and settling could not mark it failed
+			// (the index's disk was full). It is not uploaded: say so.
+			return StateFailed, reasonNotClose, true
+		}
 		return StateWaiting, u.Error, true
 	default:
 		return "", "", false

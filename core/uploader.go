@@ -257,11 +257,11 @@ func (o *Outbox) upload(u index.Upload) {
 		unlock()
 	case errors.Is(err, errThumbFirst):
 		wait := o.thumbWait(u.Path)
-		_ = idx.Fail(app, u.Path, reason(err), false, o.app.opts.Now().Add(wait))
+		o.recordOutcome(u.Path, func() error { return idx.Fail(app, u.Path, reason(err), false, o.app.opts.Now().Add(wait)) })
 		o.kickAfter(wait)
 	case permanent(err):
 		log.Warn("upload failed", "path", u.Path, "err", err)
-		_ = idx.Fail(app, u.Path, reason(err), true, time.Time{})
+		o.recordOutcome(u.Path, func() error { return idx.Fail(app, u.Path, reason(err), true, time.Time{}) })
 	default:
 		wait := backoff(o.app.opts.RetryBackoff, u.Attempts)
 		if remote.IsQuotaExceeded(err) || remote.IsUnauthorized(err) || remote.IsForbidden(err) {
@@ -271,8 +271,34 @@ func (o *Outbox) upload(u index.Upload) {
 			o.noteRefused(ctx)
 		}
 		log.Warn("upload failed, will retry", "path", u.Path, "attempt", u.Attempts+1, "in", wait.Round(time.Millisecond), "err", err)
-		_ = idx.Fail(app, u.Path, reason(err), false, o.app.opts.Now().Add(wait))
+		o.recordOutcome(u.Path, func() error { return idx.Fail(app, u.Path, reason(err), false, o.app.opts.Now().Add(wait)) })
 		o.kickAfter(wait)
+	}
+}
+
+// recordOutcome writes the outcome of an attempt to the index. While the
+// index's disk is full it waits for space and tries again: an outcome not
+// written leaves the entry claimed, shown "uploading" and never claimed
+// again until the next mount. The uploader could claim nothing else
+// meanwhile anyway. It gives up when the outbox stops (the next mount
+// queues the entry again).
+func (o *Outbox) recordOutcome(rel string, write func() error) {
+	for {
+		err := write()
+		switch {
+		case err == nil:
+			return
+		case !errors.Is(err, index.ErrNoSpace):
+			o.app.log.Error("outbox: record upload outcome", "path", rel, "err", err)
+			return
+		}
+		o.noteDiskFull()
+		if !o.pause(diskFullPoll) {
+			return
+		}
+		if o.diskFull.Load() {
+			o.DiskFull() // says so once space is back
+		}
 	}
 }
 

@@ -135,6 +135,23 @@ func (o *Outbox) Truncate(id uint64, size int64) error {
 	return o.Modify(id)
 }
 
+// Allocate is Write for fallocate(2) of n bytes at off: the space it
+// reserves is refused, as a write's is, when it would eat into the staging
+// disk's reserve (frees: a hole punched, nothing reserved).
+func (o *Outbox) Allocate(id uint64, off, n int64, frees bool) error {
+	if err := o.CheckSize(off + n); err != nil {
+		o.Failed(id, err)
+		return err
+	}
+	if !frees {
+		if err := o.checkSpace(n); err != nil {
+			o.Failed(id, err)
+			return err
+		}
+	}
+	return o.Modify(id)
+}
+
 // Modify is called before writer id changes its file. The first change
 // since the writer's last flush drops the file's complete mark, durably,
 // before the change reaches the disk.

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
@@ -384,7 +386,8 @@ func (h *uploadHandle) Write(ctx context.Context, data []byte, off int64) (uint3
 var _ = (gofs.FileAllocater)((*uploadHandle)(nil))
 
 func (h *uploadHandle) Allocate(ctx context.Context, off uint64, size uint64, mode uint32) syscall.Errno {
-	if err := h.node.ob.Truncate(h.id, int64(off+size)); err != nil {
+	frees := mode&(unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_COLLAPSE_RANGE) != 0
+	if err := h.node.ob.Allocate(h.id, int64(off), int64(size), frees); err != nil {
 		return errno(h.node.log, "allocate", err)
 	}
 	en := h.LoopbackFile.Allocate(ctx, off, size, mode)

@@ -1,6 +1,7 @@
 package mount_test
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	"github.com/chatfs/chatfs/config"
 	"github.com/chatfs/chatfs/core"
 	"github.com/chatfs/chatfs/mount"
+	"github.com/chatfs/chatfs/remote"
 	"github.com/chatfs/chatfs/remote/emulator"
 )
 
@@ -301,7 +303,10 @@ func TestFullDiskIsAnErrorNotACrash(t *testing.T) {
 	disk := smallDisk(t, 160<<20)
 	svc := newService(t, emulator.Options{})
 	state := filepath.Join(disk, "state")
-	h := newHarness(t, svc, state, func(o *mount.Options, a *config.App) { o.UploadBackoff = 50 * time.Millisecond })
+	h := newHarness(t, svc, state, func(o *mount.Options, a *config.App) {
+		o.UploadBackoff = 50 * time.Millisecond
+		o.CacheMinFree = -1 // the cached copies of uploads fill the disk too
+	})
 
 	// A file uploaded before the disk fills, to read later.
 	early := randomBytes(t, 100_000)
@@ -404,4 +409,167 @@ func TestLongestPathsInUpload(t *testing.T) {
 	got, err := os.ReadFile(h.path("files", uuid))
 	require.NoError(t, err)
 	assert.Equal(t, "deep", string(got))
+}
+
+// A writer cut by another program filling the disk past both reserves:
+// the index cannot record the failure, yet upload/ must not call the file
+// "waiting" (it is never uploaded): it is failed, with a reason, while the
+// disk is full and after space returns.
+func TestCutWhileIndexFullIsFailedNotWaiting(t *testing.T) {
+	requireFUSE(t)
+	disk := smallDisk(t, 120<<20)
+	svc := newService(t, emulator.Options{})
+	h := newHarness(t, svc, filepath.Join(disk, "state"))
+
+	p := h.path("upload", "cut.bin")
+	f, err := os.Create(p)
+	require.NoError(t, err)
+	_, err = f.Write(randomBytes(t, 100_000))
+	require.NoError(t, err)
+	filler := fill(t, disk, 0) // another program: past both reserves
+	_, werr := f.Write(randomBytes(t, 100_000))
+	require.ErrorIs(t, werr, syscall.ENOSPC)
+	_ = f.Close()
+
+	time.Sleep(time.Second) // settled
+	st, reason := uploadState(t, p)
+	assert.Equal(t, "failed", st, "a cut file whose failure the index could not record")
+	assert.NotEmpty(t, reason)
+
+	require.NoError(t, os.Remove(filler))
+	h.requireNotUploaded(t, 1, "cut.bin") // the uploaders are at work again
+	st, reason = uploadState(t, p)
+	assert.Equal(t, "failed", st, "after space returned")
+	assert.NotEmpty(t, reason)
+}
+
+// fallocate(2) reserves disk space as a write does: one that would eat
+// into upload/'s reserve fails with ENOSPC and leaves the file failed,
+// and the index keeps room to record every other file (a later file is
+// still uploaded).
+func TestFallocateKeepsTheReserve(t *testing.T) {
+	requireFUSE(t)
+	disk := smallDisk(t, 160<<20)
+	svc := newService(t, emulator.Options{})
+	h := newHarness(t, svc, filepath.Join(disk, "state"), func(o *mount.Options, a *config.App) { a.MaxSize = 150 << 20 })
+
+	p := h.path("upload", "prealloc.bin")
+	f, err := os.Create(p)
+	require.NoError(t, err)
+	aerr := unix.Fallocate(int(f.Fd()), 0, 0, 130<<20)
+	_ = f.Close()
+	require.ErrorIs(t, aerr, syscall.ENOSPC, "fallocate into the reserve")
+	st, reason := uploadState(t, p)
+	assert.Equal(t, "failed", st)
+	assert.Contains(t, reason, "disk was full")
+	assert.Less(t, fileSize(t, p), int64(1<<20), "nothing was allocated")
+
+	require.NoError(t, os.WriteFile(h.path("upload", "after.txt"), []byte("after"), 0o600))
+	h.waitUploaded("after.txt")
+}
+
+func fileSize(t *testing.T, p string) int64 {
+	t.Helper()
+	st, err := os.Stat(p)
+	require.NoError(t, err)
+	return st.Size()
+}
+
+// A staged file cut between mounts (the disk, or another program, damaged
+// the state) after it was recorded complete is not uploaded short: the
+// queue entry does not remember what was vouched for, so the next mount
+// would send the cut bytes as a whole file.
+func TestStagedFileCutBetweenMountsIsNotUploaded(t *testing.T) {
+	t.Skip("known: a queue entry does not record the size (and mtime) its close vouched for; " +
+		"fix: store them in the entry at Flushed/Created and have the uploader compare before sending, failing a mismatch")
+	requireFUSE(t)
+	svc := newService(t, emulator.Options{})
+	state := t.TempDir()
+	h := newHarness(t, svc, state, func(o *mount.Options, a *config.App) { o.SettleDelay = time.Hour })
+	whole := randomBytes(t, 300_000)
+	require.NoError(t, os.WriteFile(h.path("upload", "w.bin"), whole, 0o600))
+	h.unmount()
+
+	dirs, err := config.StateDirs(state)
+	require.NoError(t, err)
+	require.NoError(t, os.Truncate(filepath.Join(dirs.Data, "outbox", appID, "w.bin"), 1000))
+
+	h.mount()
+	st, reason := uploadState(t, h.path("upload", "w.bin"))
+	assert.Equal(t, "failed", st)
+	assert.NotEmpty(t, reason)
+	h.requireNotUploaded(t, 1, "w.bin")
+}
+
+// The cached copies of uploaded (or read) files never crowd upload/ out of
+// its disk: the cache gives back space (least recently used first) before
+// upload/ would call the disk full, so copying files in one after another
+// keeps working on a small state disk.
+func TestCacheLeavesRoomForUploads(t *testing.T) {
+	requireFUSE(t)
+	disk := smallDisk(t, 200<<20)
+	svc := newService(t, emulator.Options{MaxSize: 40 << 20})
+	h := newHarness(t, svc, filepath.Join(disk, "state"), func(o *mount.Options, a *config.App) { a.MaxSize = 40 << 20 })
+	for i := range 5 {
+		name := fmt.Sprintf("f%d.bin", i)
+		data := randomBytes(t, 30<<20)
+		require.NoError(t, os.WriteFile(h.path("upload", name), data, 0o600), "copy %d into upload/", i)
+		h.waitUploaded(name)
+	}
+}
+
+// A file read through files/ is cached while it is open; once closed, its
+// space goes back to upload/ if the disk needs it, at once (not at some
+// later download).
+func TestCacheGivesBackRoomAfterARead(t *testing.T) {
+	requireFUSE(t)
+	disk := smallDisk(t, 200<<20)
+	svc := newService(t, emulator.Options{MaxSize: 150 << 20})
+	h := newHarness(t, svc, filepath.Join(disk, "state"), func(o *mount.Options, a *config.App) { a.MaxSize = 150 << 20 })
+	data := randomBytes(t, 100<<20)
+	res, err := svc.client(t, appID).Upload(t.Context(), remote.UploadRequest{Name: "big.bin", File: bytes.NewReader(data), Size: int64(len(data))})
+	require.NoError(t, err)
+
+	got, err := os.ReadFile(h.path("files", res.UUID))
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(data, got), "the read's bytes")
+
+	require.NoError(t, os.WriteFile(h.path("upload", "after.bin"), randomBytes(t, 40<<20), 0o600))
+	h.waitUploaded("after.bin")
+}
+
+// An upload attempt whose outcome the index cannot record (another
+// program filled the disk while the file was being sent) is not left
+// claimed for good: once space returns, the file is uploaded.
+func TestAttemptUnrecordedOnFullDiskIsRetried(t *testing.T) {
+	requireFUSE(t)
+	disk := smallDisk(t, 120<<20)
+	svc := newService(t, emulator.Options{})
+	h := newHarness(t, svc, filepath.Join(disk, "state"), func(o *mount.Options, a *config.App) { o.UploadBackoff = 50 * time.Millisecond })
+
+	var filler atomic.Value
+	var once sync.Once
+	hook := func(w http.ResponseWriter, r *http.Request, next http.Handler) bool {
+		if r.Method != http.MethodPost {
+			return false
+		}
+		refused := false
+		once.Do(func() {
+			filler.Store(fill(t, disk, 0)) // past both reserves, while the file is sent
+			http.Error(w, `{"error":"busy"}`, http.StatusServiceUnavailable)
+			refused = true
+		})
+		return refused
+	}
+	svc.hook.Store(&hook)
+	data := randomBytes(t, 1000)
+	require.NoError(t, os.WriteFile(h.path("upload", "a.bin"), data, 0o600))
+	eventually(t, 10*time.Second, "the refused attempt", func() bool { return filler.Load() != nil })
+	time.Sleep(time.Second) // the outcome finds the index full
+	require.NoError(t, os.Remove(filler.Load().(string)))
+
+	uuid := h.waitUploaded("a.bin")
+	got, err := os.ReadFile(h.path("files", uuid))
+	require.NoError(t, err)
+	assert.Equal(t, data, got)
 }

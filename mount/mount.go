@@ -4,6 +4,7 @@
 package mount
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -32,12 +33,15 @@ type App struct {
 
 // Options describe a mount.
 type Options struct {
-	Mountpoint  string
-	Dirs        config.Dirs
-	CacheSize   int64
-	Apps        []App
-	SettleDelay time.Duration // default 1s
-	Uploaders   int           // parallel uploads per app; default 4
+	Mountpoint string
+	Dirs       config.Dirs
+	CacheSize  int64
+	// CacheMinFree is the space the download cache leaves free on its
+	// disk (see cacheMinFree, the default); negative: none.
+	CacheMinFree int64
+	Apps         []App
+	SettleDelay  time.Duration // default 1s
+	Uploaders    int           // parallel uploads per app; default 4
 	// MaxDownloads bounds the downloads that fill the cache at once, all
 	// apps together; default cache.DefaultMaxDownloads (8).
 	MaxDownloads int
@@ -96,6 +100,7 @@ func New(ctx context.Context, o Options) (*Mount, error) {
 	m.Cache, err = cache.Open(cache.Options{
 		Dir:          filepath.Join(o.Dirs.Cache, "files"),
 		MaxBytes:     o.CacheSize,
+		MinFree:      cmp.Or(o.CacheMinFree, cacheMinFree),
 		MaxDownloads: o.MaxDownloads,
 		Retryable:    remote.IsRetryable,
 		Logger:       o.Logger,
@@ -235,3 +240,10 @@ func lazyUnmount(mnt string) error {
 	}
 	return errors.New("no fusermount3 to detach the mount with")
 }
+
+// cacheMinFree is the space the download cache leaves free on its disk,
+// evicting as it must: upload/'s reserve (writes below it fail with
+// ENOSPC), and as much again for the files being copied in. Without it the
+// cached copies of uploads and reads fill a small state disk until upload/
+// refuses every write.
+const cacheMinFree = 2 * core.DefaultReserve
