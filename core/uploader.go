@@ -219,7 +219,7 @@ func (o *Outbox) upload(u index.Upload) {
 	defer cancel()
 
 	full := filepath.Join(o.dir, filepath.FromSlash(u.Path))
-	res, file, err := o.send(ctx, u.Path, full)
+	res, file, err := o.send(ctx, u.Path, full, u.Stamp)
 	if err == nil {
 		err = o.finish(ctx, u.Path, full, res, file)
 	}
@@ -302,6 +302,10 @@ func (o *Outbox) recordOutcome(rel string, write func() error) {
 	}
 }
 
+// errChangedBehind: the staged file is not as it was when its close
+// vouched for it: changed behind chatfs's back, or cut between mounts.
+var errChangedBehind = errors.New("the file changed outside chatfs after it was closed (damaged or cut between mounts?); write it again, or touch it if it is whole")
+
 // errGone: the staged file disappeared or is no longer a regular file.
 var errGone = errors.New("staged file is gone")
 
@@ -310,7 +314,7 @@ var errGone = errors.New("staged file is gone")
 var errStale = errors.New("staged file changed while it was sent")
 
 // send uploads the staged file at full.
-func (o *Outbox) send(ctx context.Context, rel, full string) (remote.UploadResult, index.File, error) {
+func (o *Outbox) send(ctx context.Context, rel, full string, stamp index.Stamp) (remote.UploadResult, index.File, error) {
 	f, err := os.OpenFile(full, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -328,6 +332,10 @@ func (o *Outbox) send(ctx context.Context, rel, full string) (remote.UploadResul
 	}
 	if st.Size() == 0 {
 		return remote.UploadResult{}, index.File{}, ErrEmpty
+	}
+	if s := stamp; s.Known() && (s.Size != st.Size() || !s.MTime.Equal(st.ModTime())) {
+		return remote.UploadResult{}, index.File{}, fmt.Errorf("%w: %d bytes and modified %s when it was closed, %d bytes and modified %s now",
+			errChangedBehind, s.Size, s.MTime.UTC().Format(time.RFC3339Nano), st.Size(), st.ModTime().UTC().Format(time.RFC3339Nano))
 	}
 	head := make([]byte, 512)
 	n, _ := f.ReadAt(head, 0)
@@ -475,7 +483,7 @@ func (o *Outbox) kickAfter(d time.Duration) { time.AfterFunc(d, o.kick) }
 
 // permanent reports failures that retrying will not mend.
 func permanent(err error) bool {
-	return errors.Is(err, ErrTooLarge) || errors.Is(err, ErrEmpty) || remote.IsInvalid(err) || remote.IsTooLarge(err) || remote.IsAppNotFound(err)
+	return errors.Is(err, ErrTooLarge) || errors.Is(err, ErrEmpty) || errors.Is(err, errChangedBehind) || remote.IsInvalid(err) || remote.IsTooLarge(err) || remote.IsAppNotFound(err)
 }
 
 // reason is the text shown in user.chatfs.error.

@@ -280,10 +280,15 @@ func (o *Outbox) Flushed(id uint64, f SyncFile) error {
 		o.app.log.Warn("upload: file not complete, not uploaded", "path", rel, "reason", fail)
 	case others:
 		// Another writer has changes not yet closed: its close decides.
-	case isTempPath(rel):
-		merr = o.app.opts.Index.Hold(o.app.opts.Name, rel)
 	default:
-		merr = o.app.opts.Index.Enqueue(o.app.opts.Name, rel)
+		// The file as it stands is what this close vouches for: the
+		// uploader refuses it if it is found otherwise (changed behind
+		// chatfs's back, or cut between mounts).
+		var st index.Stamp
+		if fi, serr := os.Lstat(filepath.Join(o.dir, filepath.FromSlash(rel))); serr == nil {
+			st = index.Stamp{Size: fi.Size(), MTime: fi.ModTime()}
+		}
+		merr = o.app.opts.Index.Vouch(o.app.opts.Name, rel, st, isTempPath(rel))
 	}
 	if err == nil && merr != nil {
 		// Not recorded: the file has no entry, so it is not uploaded; the

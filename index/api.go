@@ -64,4 +64,18 @@ type Upload struct {
 	NotBefore time.Time // a waiting entry is not claimed before this time
 	UUID      string    // set with Done
 	Updated   time.Time // when the entry last changed (from Options.Now, or Claim's now)
+	// Stamp is the staged file as it was when its close vouched for it;
+	// zero when unknown (entries of older versions).
+	Stamp Stamp
 }
+
+// Stamp is a staged file's size and modification time, as recorded when it
+// was closed complete: a file found otherwise later was changed behind
+// chatfs's back (damaged or cut between mounts) and is not uploaded.
+type Stamp struct {
+	Size  int64
+	MTime time.Time
+}
+
+// Known reports whether s was recorded.
+func (s Stamp) Known() bool { return !s.MTime.IsZero() }

@@ -121,6 +121,22 @@ func checkEntry(app, path string) error {
 // any state, becomes Waiting with Error, Permanent, Attempts, NotBefore and
 // UUID cleared. It is on disk when Enqueue returns.
 func (db *DB) Enqueue(app, path string) error {
+	return db.enqueue(app, path, Stamp{})
+}
+
+// Vouch records that a writer closed app/path complete, as the file stood
+// then (s): Enqueue, or Hold when hold is set (a temporary name), keeping s
+// in the entry for the uploader to check against.
+func (db *DB) Vouch(app, path string, s Stamp, hold bool) error {
+	if hold {
+		return db.setState(app, path, Held, "", s)
+	}
+	return db.enqueue(app, path, s)
+}
+
+// enqueue is Enqueue, recording s as the entry's stamp (a zero s keeps the
+// stamp the entry had).
+func (db *DB) enqueue(app, path string, s Stamp) error {
 	if err := checkEntry(app, path); err != nil {
 		return err
 	}
@@ -130,7 +146,10 @@ func (db *DB) Enqueue(app, path string) error {
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return err
 		}
-		r = queueRecord{Upload: Upload{App: app, Path: path, Updated: now}, Wait: r.Wait}
+		if !s.Known() {
+			s = r.Stamp
+		}
+		r = queueRecord{Upload: Upload{App: app, Path: path, Updated: now, Stamp: s}, Wait: r.Wait}
 		if err := db.wait(txn, &r, now); err != nil {
 			return err
 		}
@@ -147,19 +166,19 @@ func (db *DB) Enqueue(app, path string) error {
 // ordinary name and queued with Enqueue, it is uploaded. On disk when Hold
 // returns.
 func (db *DB) Hold(app, path string) error {
-	return db.setState(app, path, Held, "")
+	return db.setState(app, path, Held, "", Stamp{})
 }
 
 // MarkFailed records that app/path must not be uploaded until it changes:
 // Failed and Permanent, with reason in Error, whatever its state was (or
 // a new entry). On disk when MarkFailed returns.
 func (db *DB) MarkFailed(app, path, reason string) error {
-	return db.setState(app, path, Failed, reason)
+	return db.setState(app, path, Failed, reason, Stamp{})
 }
 
 // setState replaces the entry of app/path by one in state (Held or
 // Failed), out of the claim order, and syncs it.
-func (db *DB) setState(app, path string, state UploadState, reason string) error {
+func (db *DB) setState(app, path string, state UploadState, reason string, s Stamp) error {
 	if err := checkEntry(app, path); err != nil {
 		return err
 	}
@@ -172,7 +191,10 @@ func (db *DB) setState(app, path string, state UploadState, reason string) error
 		if err := unwait(txn, &r); err != nil {
 			return err
 		}
-		r = queueRecord{Upload: Upload{App: app, Path: path, State: state, Error: reason, Permanent: state == Failed, Updated: now}}
+		if state == Held && !s.Known() {
+			s = r.Stamp
+		}
+		r = queueRecord{Upload: Upload{App: app, Path: path, State: state, Error: reason, Permanent: state == Failed, Updated: now, Stamp: s}}
 		return putQueue(txn, &r)
 	})
 	if err == nil {
