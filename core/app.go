@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/chatfs/chatfs/cache"
 	"github.com/chatfs/chatfs/index"
 	"github.com/chatfs/chatfs/remote"
@@ -60,9 +62,10 @@ type App struct {
 	log    *slog.Logger
 	outbox *Outbox
 
+	probes singleflight.Group // uuid -> lookup in flight; joined under mu (see probe)
+
 	mu       sync.Mutex
 	negative map[string]time.Time // uuid -> when a 404 for it expires. GUARDED_BY(mu)
-	probes   map[string]*probe    // uuid -> lookup in flight. GUARDED_BY(mu)
 }
 
 // New builds an App. Call Start to begin uploading and Close when done.
@@ -104,7 +107,6 @@ func New(o Options) (*App, error) {
 		opts:     o,
 		log:      o.Logger.With("app", o.Name),
 		negative: make(map[string]time.Time),
-		probes:   make(map[string]*probe),
 	}
 	ob, err := newOutbox(a)
 	if err != nil {

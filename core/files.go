@@ -249,17 +249,10 @@ func (a *App) fetcher(e Entry) cache.Fetcher {
 	}
 }
 
-// probe is a lookup of an unknown uuid on the server, shared by concurrent
-// lookups of the same uuid.
-type probe struct {
-	done chan struct{}
-	file index.File
-	err  error
-}
-
 // probe asks the server for a uuid the index does not know, records what it
 // learns (size, sniffed type), and hands the open body to the cache, so that
-// reading the file afterwards costs no second download.
+// reading the file afterwards costs no second download. Concurrent lookups
+// of one uuid share one probe; each may leave it on its own context.
 func (a *App) probe(ctx context.Context, uuid string) (index.File, error) {
 	now := a.opts.Now()
 	a.mu.Lock()
@@ -270,36 +263,34 @@ func (a *App) probe(ctx context.Context, uuid string) (index.File, error) {
 		}
 		delete(a.negative, uuid)
 	}
-	p, running := a.probes[uuid]
-	if !running {
-		p = &probe{done: make(chan struct{})}
-		a.probes[uuid] = p
-		// Detached from the lookup: the probe's body feeds the cache fill
-		// every reader shares, and concurrent lookups wait for it, so one
-		// interrupted lookup (or the end of its FUSE request, whose context
-		// go-fuse reuses) must not cut it.
-		go a.runProbe(context.WithoutCancel(ctx), uuid, p, now)
-	}
+	// Joined under mu: a probe records its 404 before it leaves the group,
+	// so a lookup either sees the 404 above or joins the probe.
+	// Detached from the lookup: the probe's body feeds the cache fill
+	// every reader shares, and concurrent lookups wait for it, so one
+	// interrupted lookup (or the end of its FUSE request, whose context
+	// go-fuse reuses) must not cut it.
+	probe := context.WithoutCancel(ctx)
+	done := a.probes.DoChan(uuid, func() (any, error) { return a.runProbe(probe, uuid, now) })
 	a.mu.Unlock()
 	select {
-	case <-p.done:
-		return p.file, p.err
+	case r := <-done:
+		f, _ := r.Val.(index.File)
+		return f, r.Err
 	case <-ctx.Done():
 		return index.File{}, ctx.Err()
 	}
 }
 
-// runProbe runs the probe p of uuid and publishes its outcome.
-func (a *App) runProbe(ctx context.Context, uuid string, p *probe, now time.Time) {
-	p.file, p.err = a.fetchUnknown(ctx, uuid)
-	a.mu.Lock()
-	delete(a.probes, uuid)
-	if remote.IsNotExist(p.err) {
+// runProbe runs the probe of uuid, remembering a 404 for NegativeTTL.
+func (a *App) runProbe(ctx context.Context, uuid string, now time.Time) (index.File, error) {
+	f, err := a.fetchUnknown(ctx, uuid)
+	if remote.IsNotExist(err) {
+		a.mu.Lock()
 		a.negative[uuid] = now.Add(a.opts.NegativeTTL)
-		p.err = ErrNotExist
+		a.mu.Unlock()
+		err = ErrNotExist
 	}
-	a.mu.Unlock()
-	close(p.done)
+	return f, err
 }
 
 // fetchUnknown asks the server for uuid and records what the answer's
