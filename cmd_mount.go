@@ -33,7 +33,7 @@ func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fl.StringVar(&a.Host, "host", "", "base URL of the service, e.g. https://a1.easemob.com (none: the embedded emulator)")
 	fl.StringVar(&a.AppID, "app-id", "", "Shengwang IM app id")
 	fl.StringVar(&a.Org, "org", "", "Agora Chat / Easemob org name")
-	fl.StringVar(&a.App, "app", "", "Agora Chat / Easemob app name")
+	fl.StringVar(&a.AppName, "app", "", "Agora Chat / Easemob app name")
 	fl.StringVar(&a.Name, "name", "", "the app's directory name (default: the app id, or ORG-APP)")
 	fl.StringVar(&a.TokenFile, "token-file", "", "file holding the app token (or set CHATFS_TOKEN)")
 	addCredentialFlags(fl, &a)
@@ -83,7 +83,7 @@ func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *configFile == "" {
 		check := a
 		if check.Host == "" { // the embedded emulator's, once it runs
-			check.Host, check.AppID, check.Org, check.App = "http://127.0.0.1", demoApp, "", ""
+			check.Host, check.AppID, check.Org, check.AppName = "http://127.0.0.1", demoApp, "", ""
 		}
 		if err := check.Validate(); err != nil {
 			return err
@@ -131,7 +131,7 @@ func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer emu.Stop()
 		fmt.Fprintf(stdout, "No --host or --config given: serving the embedded chatfiles emulator on %s (data in %s).\n",
 			emu.URL, filepath.Join(dirs.Data, "emulator"))
-		a.Host, a.AppID, a.Org, a.App = emu.URL, demoApp, "", ""
+		a.Host, a.AppID, a.Org, a.AppName = emu.URL, demoApp, "", ""
 		if err := a.Validate(); err != nil {
 			return err
 		}
@@ -246,7 +246,7 @@ func tokenSource(a config.App, log *slog.Logger) (remote.TokenSource, error) {
 		return src, nil
 	case a.ClientID != "":
 		cc, err := remote.NewClientCredentials(remote.ClientCredentialsOptions{
-			Endpoint:   remote.Endpoint{BaseURL: a.Host, AppID: a.AppID, Org: a.Org, App: a.App},
+			Endpoint:   remote.Endpoint{BaseURL: a.Host, AppID: a.AppID, Org: a.Org, App: a.AppName},
 			ClientID:   a.ClientID,
 			SecretFile: a.ClientSecretFile,
 			Logger:     log,
