@@ -281,7 +281,9 @@ func tighten(p string, max fs.FileMode) error {
 
 // update runs fn in a read-write transaction, rerunning it when the commit
 // conflicts with a concurrent transaction. fn must not keep effects outside
-// the transaction: it may run several times.
+// the transaction: it may run several times. The one exception is drawing
+// sequence numbers (wait, putFile): a rerun draws new ones and leaves the
+// old ones unused, which the inode and queue orders allow.
 //
 // It fails with ErrNoSpace, writing nothing, when the disk is nearly full
 // (see DefaultMinFree).
