@@ -176,17 +176,6 @@ func (f *fakeRemote) done() []sent {
 	return out
 }
 
-// stored returns the calls that stored a file.
-func (f *fakeRemote) stored() []sent {
-	var out []sent
-	for _, s := range f.calls() {
-		if s.UUID != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
 func (f *fakeRemote) downloadCount() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
