@@ -150,10 +150,13 @@ func TestOutboxWriterDuringUpload(t *testing.T) {
 		waitFor(t, func() bool { return len(fr.done()) == 1 }, "the upload to be cancelled")
 		require.ErrorIs(t, fr.calls()[0].Err, context.Canceled)
 		// While the writer is open the worker must sleep, not claim the path
-		// again and again: count its clock readings over a while.
+		// again and again: count its clock readings over a while (of
+		// fake time: the bubble's clock moves only when all are idle).
 		time.Sleep(5 * e.opts.SettleDelay)
+		synctest.Wait()
 		before := e.clock.reads.Load()
 		time.Sleep(10 * e.opts.SettleDelay)
+		synctest.Wait()
 		assert.Less(t, e.clock.reads.Load()-before, int64(20), "uploaders spin while a writer is open")
 		require.Len(t, fr.calls(), 1)
 		e.writeDisk("a.txt", []byte("new content"))
@@ -209,8 +212,8 @@ func TestOutboxChangeByNameSettlesAgain(t *testing.T) {
 		e := startEnv(t, fr, func(o *core.Options) { o.SettleDelay = 300 * time.Millisecond })
 		e.writeDisk("a.txt", []byte("x"))
 		e.touch("a.txt")
-		time.Sleep(e.opts.SettleDelay / 3)
-		e.touch("a.txt") // restarts the timer
+		time.Sleep(e.opts.SettleDelay / 3) // fake time
+		e.touch("a.txt")                   // restarts the timer
 		again := time.Now()
 		e.record("a.txt")
 		require.Len(t, fr.calls(), 1)
@@ -256,7 +259,7 @@ func TestOutboxReopenDuringUploadSettlesFirst(t *testing.T) {
 				<-closed // report the cancel only once the writer has closed
 				return ctx.Err()
 			}
-			time.Sleep(300 * time.Millisecond) // longer than the settle delay
+			time.Sleep(300 * time.Millisecond) // fake time: longer than the settle delay
 			return nil
 		}
 		e := startEnv(t, fr, func(o *core.Options) { o.SettleDelay = 200 * time.Millisecond })
