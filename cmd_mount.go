@@ -26,70 +26,25 @@ import (
 // demoApp is the app of the embedded emulator.
 const demoApp = "demo"
 
+// mountArgs is what the mount command line asks for, checked.
+type mountArgs struct {
+	app        config.App     // from the flags; unused with --config
+	cfg        *config.Config // --config's, or one built from the flags
+	configFile string
+	state      string // --state, as given
+	mountpoint string // absolute
+	settle     time.Duration
+	allowOther bool
+	debug      bool
+}
+
 func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fl := flag.NewFlagSet("mount", flag.ContinueOnError)
-	fl.SetOutput(stderr)
-	var a config.App
-	fl.StringVar(&a.Host, "host", "", "base URL of the service, e.g. https://a1.easemob.com (none: the embedded emulator)")
-	fl.StringVar(&a.AppID, "app-id", "", "Shengwang IM app id")
-	fl.StringVar(&a.Org, "org", "", "Agora Chat / Easemob org name")
-	fl.StringVar(&a.App, "app", "", "Agora Chat / Easemob app name")
-	fl.StringVar(&a.Name, "name", "", "the app's directory name (default: the app id, or ORG-APP)")
-	fl.StringVar(&a.TokenFile, "token-file", "", "file holding the app token (or set CHATFS_TOKEN)")
-	addCredentialFlags(fl, &a)
-	fl.BoolVar(&a.Restrict, "restrict-access", false, "upload files as restricted (readers need the share-secret)")
-	fl.StringVar(&a.ThumbnailSize, "thumbnail-size", "", "thumbnail box WxH asked for images (server default 170x170)")
-	fl.Int64Var(&a.MaxSize, "max-size", 10*1024*1024, "largest file accepted, bytes")
-	fl.DurationVar(&a.Retention, "retention", 7*24*time.Hour, "how long the app's service keeps files (user.chatfs.expires)")
-	fl.BoolVar(&a.AllowPlainHTTP, "allow-plain-http", false, "allow http:// to a host that is not loopback")
-	state := fl.String("state", "", "directory for all state (default: $XDG_DATA_HOME/chatfs and $XDG_CACHE_HOME/chatfs)")
-	cacheSize := fl.Int64("cache-size", 1<<30, "download cache bound, bytes")
-	configFile := fl.String("config", "", "TOML file describing one or more apps")
-	settle := fl.Duration("settle", time.Second, "quiet time after close before a file in upload/ is uploaded")
-	allowOther := fl.Bool("allow-other", false, "let other users see the mount")
-	debug := fl.Bool("debug", false, "log at debug level, and every FUSE request")
-	if err := fl.Parse(args); err != nil {
-		return usageErr(err)
-	}
-	if fl.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: chatfs mount [flags] MOUNTPOINT")
-		return errUsage
-	}
-	mountpoint, err := filepath.Abs(fl.Arg(0))
+	p, err := parseMount(args, stderr)
 	if err != nil {
 		return err
 	}
-	// Everything that can be checked is checked before anything starts.
-	if err := mount.CheckMountpoint(mountpoint); err != nil {
-		return err
-	}
-	log := newLogger(stderr, *debug)
-
-	cfg := &config.Config{State: *state, CacheSize: *cacheSize}
-	if *configFile != "" {
-		if cfg, err = config.Load(*configFile); err != nil {
-			return err
-		}
-		if *state != "" {
-			cfg.State = *state
-		}
-		if cfg.CacheSize == 0 {
-			cfg.CacheSize = *cacheSize
-		}
-	}
-	if cfg.CacheSize < 0 {
-		return errors.New("--cache-size must not be negative")
-	}
-	if *configFile == "" {
-		check := a
-		if check.Host == "" { // the embedded emulator's, once it runs
-			check.Host, check.AppID, check.Org, check.App = "http://127.0.0.1", demoApp, "", ""
-		}
-		if err := check.Validate(); err != nil {
-			return err
-		}
-	}
-	dirs, err := config.StateDirs(cfg.State)
+	log := newLogger(stderr, p.debug)
+	dirs, err := config.StateDirs(p.cfg.State)
 	if err != nil {
 		return err
 	}
@@ -104,20 +59,106 @@ func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer lock.Unlock()
 
-	var apps []mount.App
+	apps, stopEmulator, err := buildApps(ctx, p, dirs, log, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	defer stopEmulator()
+	m, err := openMount(ctx, p, dirs, apps, log)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "chatfs mounted on %s (state in %s). Unmount with: fusermount3 -u %s\n", p.mountpoint, dirs.Data, p.mountpoint)
+	return serveMount(ctx, m, log)
+}
+
+// parseMount reads the command line and the config file and checks
+// everything that can be checked before anything starts.
+func parseMount(args []string, stderr io.Writer) (mountArgs, error) {
+	fl := flag.NewFlagSet("mount", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	var p mountArgs
+	a := &p.app
+	fl.StringVar(&a.Host, "host", "", "base URL of the service, e.g. https://a1.easemob.com (none: the embedded emulator)")
+	fl.StringVar(&a.AppID, "app-id", "", "Shengwang IM app id")
+	fl.StringVar(&a.Org, "org", "", "Agora Chat / Easemob org name")
+	fl.StringVar(&a.AppName, "app", "", "Agora Chat / Easemob app name")
+	fl.StringVar(&a.Name, "name", "", "the app's directory name (default: the app id, or ORG-APP)")
+	fl.StringVar(&a.TokenFile, "token-file", "", "file holding the app token (or set CHATFS_TOKEN)")
+	addCredentialFlags(fl, a)
+	fl.BoolVar(&a.Restrict, "restrict-access", false, "upload files as restricted (readers need the share-secret)")
+	fl.StringVar(&a.ThumbnailSize, "thumbnail-size", "", "thumbnail box WxH asked for images (server default 170x170)")
+	fl.Int64Var(&a.MaxSize, "max-size", 10*1024*1024, "largest file accepted, bytes")
+	fl.DurationVar(&a.Retention, "retention", 7*24*time.Hour, "how long the app's service keeps files (user.chatfs.expires)")
+	fl.BoolVar(&a.AllowPlainHTTP, "allow-plain-http", false, "allow http:// to a host that is not loopback")
+	fl.StringVar(&p.state, "state", "", "directory for all state (default: $XDG_DATA_HOME/chatfs and $XDG_CACHE_HOME/chatfs)")
+	cacheSize := fl.Int64("cache-size", 1<<30, "download cache bound, bytes")
+	fl.StringVar(&p.configFile, "config", "", "TOML file describing one or more apps")
+	fl.DurationVar(&p.settle, "settle", time.Second, "quiet time after close before a file in upload/ is uploaded")
+	fl.BoolVar(&p.allowOther, "allow-other", false, "let other users see the mount")
+	fl.BoolVar(&p.debug, "debug", false, "log at debug level, and every FUSE request")
+	if err := fl.Parse(args); err != nil {
+		return p, usageErr(err)
+	}
+	if fl.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: chatfs mount [flags] MOUNTPOINT")
+		return p, errUsage
+	}
+	var err error
+	if p.mountpoint, err = filepath.Abs(fl.Arg(0)); err != nil {
+		return p, err
+	}
+	if err := mount.CheckMountpoint(p.mountpoint); err != nil {
+		return p, err
+	}
+
+	p.cfg = &config.Config{State: p.state, CacheSize: *cacheSize}
+	if p.configFile != "" {
+		if p.cfg, err = config.Load(p.configFile); err != nil {
+			return p, err
+		}
+		if p.state != "" {
+			p.cfg.State = p.state
+		}
+		if p.cfg.CacheSize == 0 {
+			p.cfg.CacheSize = *cacheSize
+		}
+	}
+	if p.cfg.CacheSize < 0 {
+		return p, errors.New("--cache-size must not be negative")
+	}
+	if p.configFile == "" {
+		check := p.app
+		if check.Host == "" { // the embedded emulator's, once it runs
+			check.Host, check.AppID, check.Org, check.AppName = "http://127.0.0.1", demoApp, "", ""
+		}
+		if err := check.Validate(); err != nil {
+			return p, err
+		}
+	}
+	return p, nil
+}
+
+// buildApps makes the apps to mount, with their token sources: those of
+// the config file, the one of the flags, or, with no --host, the demo app
+// of an embedded emulator that it starts. stop stops that emulator (it does
+// nothing when none was started); it is set whatever the error.
+func buildApps(ctx context.Context, p mountArgs, dirs config.Dirs, log *slog.Logger, stdout, stderr io.Writer) (apps []mount.App, stop func(), err error) {
+	stop = func() {}
+	a := p.app
 	switch {
-	case *configFile != "":
-		for _, ca := range cfg.Apps {
+	case p.configFile != "":
+		for _, ca := range p.cfg.Apps {
 			tokens, err := tokenSource(ca, log)
 			if err != nil {
-				return fmt.Errorf("app %s: %w", ca.Name, err)
+				return nil, stop, fmt.Errorf("app %s: %w", ca.Name, err)
 			}
 			apps = append(apps, mount.App{App: ca, Tokens: tokens})
 		}
 	case a.Host == "":
 		certs, tokens, err := embeddedAuth(filepath.Join(dirs.Data, "embedded"), log)
 		if err != nil {
-			return err
+			return nil, stop, err
 		}
 		// Not stopped by the signal (ctx): uploads drain into it while the
 		// mount closes, and the deferred Stop runs after m.Close.
@@ -125,47 +166,53 @@ func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			Certificates: certs,
 			Dir:          filepath.Join(dirs.Data, "emulator"),
 			MaxSize:      a.MaxSize,
-			Logger:       emulatorLogger(stderr, *debug),
+			Logger:       emulatorLogger(stderr, p.debug),
 		})
 		if err != nil {
-			return fmt.Errorf("embedded emulator: %w", err)
+			return nil, stop, fmt.Errorf("embedded emulator: %w", err)
 		}
-		defer emu.Stop()
+		stop = func() { _ = emu.Stop() }
 		fmt.Fprintf(stdout, "No --host or --config given: serving the embedded chatfiles emulator on %s (data in %s).\n",
 			emu.URL, filepath.Join(dirs.Data, "emulator"))
-		a.Host, a.AppID, a.Org, a.App = emu.URL, demoApp, "", ""
+		a.Host, a.AppID, a.Org, a.AppName = emu.URL, demoApp, "", ""
 		if err := a.Validate(); err != nil {
-			return err
+			return nil, stop, err
 		}
 		apps = append(apps, mount.App{App: a, Tokens: tokens})
 	default:
 		if err := a.Validate(); err != nil {
-			return err
+			return nil, stop, err
 		}
 		tokens, err := tokenSource(a, log)
 		if err != nil {
-			return err
+			return nil, stop, err
 		}
 		apps = append(apps, mount.App{App: a, Tokens: tokens})
 	}
+	return apps, stop, nil
+}
 
+// openMount mounts apps and asks the service about each: an app it does
+// not know fails the mount; a refused token or an unreachable service is
+// only logged, since uploads queue until it is fixed.
+func openMount(ctx context.Context, p mountArgs, dirs config.Dirs, apps []mount.App, log *slog.Logger) (*mount.Mount, error) {
 	m, err := mount.New(ctx, mount.Options{
-		Mountpoint:  mountpoint,
+		Mountpoint:  p.mountpoint,
 		Dirs:        dirs,
-		CacheSize:   cfg.CacheSize,
+		CacheSize:   p.cfg.CacheSize,
 		Apps:        apps,
-		SettleDelay: *settle,
-		AllowOther:  *allowOther,
-		Debug:       *debug,
+		SettleDelay: p.settle,
+		AllowOther:  p.allowOther,
+		Debug:       p.debug,
 		Logger:      log,
 	})
 	if errors.Is(err, index.ErrDamaged) {
-		return fmt.Errorf("%w\nThe records (uuids, share-secrets) are in the record log beside it. "+
+		return nil, fmt.Errorf("%w\nThe records (uuids, share-secrets) are in the record log beside it. "+
 			"Save them with: %s; rebuild the index with: %s", err,
-			strings.Replace(repairCommand(cfg.State), "repair", "export", 1)+" > chatfs-records.jsonl", repairCommand(cfg.State))
+			strings.Replace(repairCommand(p.cfg.State), "repair", "export", 1)+" > chatfs-records.jsonl", repairCommand(p.cfg.State))
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, app := range m.Apps {
 		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
@@ -175,15 +222,19 @@ func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		case err == nil:
 		case remote.IsAppNotFound(err):
 			m.Close(0)
-			return fmt.Errorf("app %s: the service does not know this app (check --app-id or --org/--app and --host): %w", app.Name(), err)
+			return nil, fmt.Errorf("app %s: the service does not know this app (check --app-id or --org/--app and --host): %w", app.Name(), err)
 		case remote.IsUnauthorized(err) || remote.IsForbidden(err):
 			log.Warn("the service refuses the token: reads and uploads will fail until it is fixed", "app", app.Name(), "err", err)
 		default:
 			log.Warn("the service is unreachable: mounting anyway, uploads stay queued", "app", app.Name(), "err", err)
 		}
 	}
-	fmt.Fprintf(stdout, "chatfs mounted on %s (state in %s). Unmount with: fusermount3 -u %s\n", mountpoint, dirs.Data, mountpoint)
+	return m, nil
+}
 
+// serveMount waits for the unmount or for ctx (a signal), then closes m,
+// giving uploads in flight 10s to finish.
+func serveMount(ctx context.Context, m *mount.Mount, log *slog.Logger) error {
 	done := make(chan struct{})
 	go func() { m.Wait(); close(done) }()
 	select {
@@ -248,7 +299,7 @@ func tokenSource(a config.App, log *slog.Logger) (remote.TokenSource, error) {
 		return src, nil
 	case a.ClientID != "":
 		cc, err := remote.NewClientCredentials(remote.ClientCredentialsOptions{
-			Endpoint:   remote.Endpoint{BaseURL: a.Host, AppID: a.AppID, Org: a.Org, App: a.App},
+			Endpoint:   remote.Endpoint{BaseURL: a.Host, AppID: a.AppID, Org: a.Org, App: a.AppName},
 			ClientID:   a.ClientID,
 			SecretFile: a.ClientSecretFile,
 			Logger:     log,

@@ -41,7 +41,7 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fl.StringVar(&a.Host, "host", "", "base URL of the service (needed with --client-id)")
 	fl.StringVar(&a.AppID, "app-id", "", "Shengwang IM app id; the App ID of generated tokens")
 	fl.StringVar(&a.Org, "org", "", "Agora Chat / Easemob org name")
-	fl.StringVar(&a.App, "app", "", "Agora Chat / Easemob app name")
+	fl.StringVar(&a.AppName, "app", "", "Agora Chat / Easemob app name")
 	fl.BoolVar(&a.AllowPlainHTTP, "allow-plain-http", false, "allow http:// to a host that is not loopback")
 	addCredentialFlags(fl, &a)
 	configFile := fl.String("config", "", "TOML file describing apps: take the app's credentials from it")
@@ -75,7 +75,7 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			// service, so any valid one lets the app be validated.
 			a.Host = "https://localhost"
 		}
-		if a.AppID == "" && a.Org == "" && a.App == "" {
+		if a.AppID == "" && a.Org == "" && a.AppName == "" {
 			a.AppID = a.TokenAppID
 		}
 		if err := a.Validate(); err != nil {

@@ -19,7 +19,6 @@ TARGETS=(
 	"./remote FuzzParseContentRange"
 	"./remote FuzzValidUUID"
 	"./remote FuzzParseMessageURL"
-	"./remote/faults FuzzParse"
 )
 
 failed=0

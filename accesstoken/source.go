@@ -14,11 +14,12 @@ import (
 	"github.com/chatfs/chatfs/internal/smallfile"
 )
 
-// ErrRenewTooSoon is returned by Source.Renew when the token it is asked to
-// replace was itself produced by Renew less than RenewInterval ago: the
-// server keeps refusing freshly generated tokens, so generating more would
-// only loop (and the service bans accounts that ask for tokens too often).
-var ErrRenewTooSoon = errors.New("accesstoken: token refused again right after renewal; check the app id and certificate")
+// ErrRenewTooSoon is returned (wrapped, with a hint at what to check) by
+// Source.Renew and by remote.ClientCredentials.Renew when the token they
+// are asked to replace was itself renewed less than RenewInterval ago: the
+// server keeps refusing fresh tokens, so asking for more would only loop
+// (and the service bans accounts that ask for tokens too often).
+var ErrRenewTooSoon = errors.New("token refused again right after renewal")
 
 // Defaults and bounds of SourceOptions.
 const (
@@ -166,7 +167,7 @@ func (s *Source) Renew(ctx context.Context, bad string) (string, error) {
 		if since := now.Sub(s.renewedAt); since >= 0 && since < s.interval {
 			s.log.Warn("app token refused right after renewal; not renewing again yet",
 				"app_id", s.appID, "retry_after", (s.interval - since).Round(time.Second))
-			return "", ErrRenewTooSoon
+			return "", fmt.Errorf("accesstoken: %w; check the app id and certificate", ErrRenewTooSoon)
 		}
 	}
 	if s.certFile != "" {

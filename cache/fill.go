@@ -9,7 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"sync"
-	"time"
+
+	"github.com/chatfs/chatfs/internal/backoff"
 )
 
 // copyBufSize is the size of the reads from a body, and so of the steps in
@@ -212,7 +213,7 @@ func (f *fill) copyWithRetry(wf *os.File) (progress, error) {
 	p := progress{size: f.size, sum: newSum()}
 	f.mu.Unlock()
 	buf := make([]byte, copyBufSize)
-	pause := f.c.o.Backoff
+	pause := backoff.Policy{Initial: f.c.o.Backoff}
 	for attempt := 1; ; attempt++ {
 		before := p.filled
 		retry, err := f.attempt(wf, buf, &p)
@@ -233,14 +234,9 @@ func (f *fill) copyWithRetry(wf *os.File) (progress, error) {
 			return p, fmt.Errorf("after %d attempts: %w", attempt, err)
 		}
 		f.c.log.Debug("cache: fill resumes", "key", f.key, "offset", p.filled, "attempt", attempt, "err", err)
-		t := time.NewTimer(pause)
-		select {
-		case <-t.C:
-		case <-f.ctx.Done():
-			t.Stop()
-			return p, context.Cause(f.ctx)
+		if err := backoff.Sleep(f.ctx, pause.Delay(attempt)); err != nil {
+			return p, err
 		}
-		pause *= 2
 	}
 }
 

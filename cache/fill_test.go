@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -75,52 +76,55 @@ func pipeFetcher(size int64) (Fetcher, *io.PipeWriter, *int) {
 }
 
 func TestReadBeforeComplete(t *testing.T) {
-	ctx := context.Background()
-	c := newCache(t, nil)
-	data := randBytes(1 << 20)
-	fetch, pw, _ := pipeFetcher(int64(len(data)))
-	h, err := c.Open(ctx, key, -1, fetch)
-	require.NoError(t, err)
-	defer h.Close()
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		c := newCache(t, nil)
+		data := randBytes(1 << 20)
+		fetch, pw, _ := pipeFetcher(int64(len(data)))
+		h, err := c.Open(ctx, key, -1, fetch)
+		require.NoError(t, err)
+		defer h.Close()
 
-	half := len(data) / 2
-	go func() { _, _ = pw.Write(data[:half]) }()
-	p := make([]byte, half)
-	n, err := h.ReadAt(ctx, p, 0) // returns while the second half is blocked
-	require.NoError(t, err)
-	assert.Equal(t, half, n)
-	assert.Equal(t, data[:half], p)
-	assert.False(t, h.Complete())
-	assert.False(t, c.Has(key))
-	_, ok := h.File()
-	assert.False(t, ok)
-	assert.Equal(t, int64(len(data)), h.Size())
-	n2, ok := c.SizeOf(key)
-	assert.True(t, ok)
-	assert.Equal(t, int64(len(data)), n2)
-	size, err := h.WaitSize(ctx)
-	require.NoError(t, err)
-	assert.Equal(t, int64(len(data)), size)
+		half := len(data) / 2
+		go func() { _, _ = pw.Write(data[:half]) }()
+		p := make([]byte, half)
+		n, err := h.ReadAt(ctx, p, 0) // returns while the second half is blocked
+		require.NoError(t, err)
+		assert.Equal(t, half, n)
+		assert.Equal(t, data[:half], p)
+		assert.False(t, h.Complete())
+		assert.False(t, c.Has(key))
+		_, ok := h.File()
+		assert.False(t, ok)
+		assert.Equal(t, int64(len(data)), h.Size())
+		n2, ok := c.SizeOf(key)
+		assert.True(t, ok)
+		assert.Equal(t, int64(len(data)), n2)
+		size, err := h.WaitSize(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, int64(len(data)), size)
 
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		q := make([]byte, len(data)-half+10)
-		n, err := h.ReadAt(ctx, q, int64(half))
-		assert.ErrorIs(t, err, io.EOF)
-		assert.Equal(t, len(data)-half, n)
-		assert.Equal(t, data[half:], q[:n])
-	}()
-	select {
-	case <-done:
-		t.Fatal("read of the second half returned before it was written")
-	case <-time.After(20 * time.Millisecond):
-	}
-	_, _ = pw.Write(data[half:])
-	require.NoError(t, pw.Close())
-	<-done
-	assert.True(t, h.Complete())
-	assert.True(t, c.Has(key))
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			q := make([]byte, len(data)-half+10)
+			n, err := h.ReadAt(ctx, q, int64(half))
+			assert.ErrorIs(t, err, io.EOF)
+			assert.Equal(t, len(data)-half, n)
+			assert.Equal(t, data[half:], q[:n])
+		}()
+		synctest.Wait() // the reader is blocked, or has returned
+		select {
+		case <-done:
+			t.Fatal("read of the second half returned before it was written")
+		default:
+		}
+		_, _ = pw.Write(data[half:])
+		require.NoError(t, pw.Close())
+		<-done
+		assert.True(t, h.Complete())
+		assert.True(t, c.Has(key))
+	})
 }
 
 func TestConcurrentReadersFetchOnce(t *testing.T) {
@@ -164,48 +168,52 @@ func TestConcurrentReadersFetchOnce(t *testing.T) {
 	assert.Equal(t, int64(1), s.Fetches)
 }
 
+// In a bubble: synctest.Wait() proves reader A is blocked in ReadAt
+// before it is cancelled.
 func TestCancelledReaderDoesNotAbortFill(t *testing.T) {
-	c := newCache(t, nil)
-	data := randBytes(500_000)
-	fetch, pw, _ := pipeFetcher(int64(len(data)))
-	var fetchCtx context.Context
-	wrapped := func(ctx context.Context, off int64) (io.ReadCloser, int64, int64, error) {
-		fetchCtx = ctx
-		return fetch(ctx, off)
-	}
-	ctxA, cancelA := context.WithCancel(context.Background())
-	a, err := c.Open(ctxA, key, -1, wrapped) // A starts the fill
-	require.NoError(t, err)
-	defer a.Close()
-	b, err := c.Open(context.Background(), key, -1, wrapped)
-	require.NoError(t, err)
-	defer b.Close()
+	synctest.Test(t, func(t *testing.T) {
+		c := newCache(t, nil)
+		data := randBytes(500_000)
+		fetch, pw, _ := pipeFetcher(int64(len(data)))
+		var fetchCtx context.Context
+		wrapped := func(ctx context.Context, off int64) (io.ReadCloser, int64, int64, error) {
+			fetchCtx = ctx
+			return fetch(ctx, off)
+		}
+		ctxA, cancelA := context.WithCancel(context.Background())
+		a, err := c.Open(ctxA, key, -1, wrapped) // A starts the fill
+		require.NoError(t, err)
+		defer a.Close()
+		b, err := c.Open(context.Background(), key, -1, wrapped)
+		require.NoError(t, err)
+		defer b.Close()
 
-	_, _ = pw.Write(data[:1000])
-	errA := make(chan error)
-	go func() {
-		_, err := a.ReadAt(ctxA, make([]byte, 2000), 0)
-		errA <- err
-	}()
-	time.Sleep(10 * time.Millisecond)
-	cancelA()
-	assert.ErrorIs(t, <-errA, context.Canceled)
+		_, _ = pw.Write(data[:1000])
+		errA := make(chan error)
+		go func() {
+			_, err := a.ReadAt(ctxA, make([]byte, 2000), 0)
+			errA <- err
+		}()
+		synctest.Wait() // A waits for bytes the fill has not yet
+		cancelA()
+		assert.ErrorIs(t, <-errA, context.Canceled)
 
-	go func() {
-		_, _ = pw.Write(data[1000:])
-		_ = pw.Close()
-	}()
-	got, err := readAll(context.Background(), b)
-	require.NoError(t, err)
-	assert.Equal(t, data, got)
-	assert.True(t, c.Has(key))
-	require.NotNil(t, fetchCtx)
-	assert.NoError(t, fetchCtx.Err())
-	// A's handle still reads, with a live context.
-	p := make([]byte, 10)
-	_, err = a.ReadAt(context.Background(), p, 100)
-	require.NoError(t, err)
-	assert.Equal(t, data[100:110], p)
+		go func() {
+			_, _ = pw.Write(data[1000:])
+			_ = pw.Close()
+		}()
+		got, err := readAll(context.Background(), b)
+		require.NoError(t, err)
+		assert.Equal(t, data, got)
+		assert.True(t, c.Has(key))
+		require.NotNil(t, fetchCtx)
+		assert.NoError(t, fetchCtx.Err())
+		// A's handle still reads, with a live context.
+		p := make([]byte, 10)
+		_, err = a.ReadAt(context.Background(), p, 100)
+		require.NoError(t, err)
+		assert.Equal(t, data[100:110], p)
+	})
 }
 
 func TestRetryAtOffset(t *testing.T) {

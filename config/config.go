@@ -25,7 +25,7 @@ type App struct {
 	Host           string `toml:"host"`       // base URL of the service
 	AppID          string `toml:"app_id"`     // Shengwang IM shape
 	Org            string `toml:"org"`        // Agora Chat / Easemob shape
-	App            string `toml:"app"`        //
+	AppName        string `toml:"app"`        // Agora Chat / Easemob shape: the app within Org
 	TokenFile      string `toml:"token_file"` // app token, re-read on 401
 	Restrict       bool   `toml:"restrict_access"`
 	ThumbnailSize  string `toml:"thumbnail_size"` // "WxH"
@@ -108,13 +108,13 @@ func (c *Config) Validate() error {
 
 // Validate checks one app and fills its default name.
 func (a *App) Validate() error {
-	if a.AppID != "" && (a.Org != "" || a.App != "") {
+	if a.AppID != "" && (a.Org != "" || a.AppName != "") {
 		return errors.New("give app_id or org and app, not both")
 	}
-	if a.AppID == "" && (a.Org == "" || a.App == "") {
+	if a.AppID == "" && (a.Org == "" || a.AppName == "") {
 		return errors.New("give app_id, or both org and app")
 	}
-	for _, s := range []string{a.AppID, a.Org, a.App} {
+	for _, s := range []string{a.AppID, a.Org, a.AppName} {
 		// ".." anywhere is refused, as the remote client refuses it.
 		if s != "" && (!validSegment(s) || strings.Contains(s, "..")) {
 			return fmt.Errorf("%q is not a valid app id, org or app name", s)
@@ -123,7 +123,7 @@ func (a *App) Validate() error {
 	if a.Name == "" {
 		a.Name = a.AppID
 		if a.Name == "" {
-			a.Name = a.Org + "-" + a.App
+			a.Name = a.Org + "-" + a.AppName
 		}
 	}
 	if !validSegment(a.Name) || strings.HasPrefix(a.Name, ".") {

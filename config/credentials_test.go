@@ -63,7 +63,7 @@ func TestCredentialValidation(t *testing.T) {
 		"lifetime too long":       {func(a *App) { a.AppCertificateFile = "c"; a.TokenLifetime = 25 * time.Hour }, "token_lifetime"},
 		"lifetime in nanoseconds": {func(a *App) { a.AppCertificateFile = "c"; a.TokenLifetime = 5 }, "token_lifetime"},
 		"org app without app id": {func(a *App) {
-			a.AppID, a.Org, a.App = "", "acme", "chat"
+			a.AppID, a.Org, a.AppName = "", "acme", "chat"
 			a.AppCertificateFile = "c"
 		}, "token_app_id"},
 		"non-hex app id": {func(a *App) { a.AppID = "demo"; a.AppCertificateFile = "c" }, "token_app_id"},

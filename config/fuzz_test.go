@@ -56,14 +56,14 @@ func FuzzParse(f *testing.F) {
 			if a.Name == "" || strings.ContainsAny(a.Name, "/\\\x00") || strings.HasPrefix(a.Name, ".") {
 				t.Fatalf("unsafe directory name %q", a.Name)
 			}
-			ep := remote.Endpoint{BaseURL: a.Host, AppID: a.AppID, Org: a.Org, App: a.App}
+			ep := remote.Endpoint{BaseURL: a.Host, AppID: a.AppID, Org: a.Org, App: a.AppName}
 			if err := ep.Validate(); err != nil {
 				t.Fatalf("app %q passes the config but not the client: %v", a.Name, err)
 			}
 			// The base URL the client builds keeps the app in its path.
 			want := "/app-id/" + a.AppID
 			if a.AppID == "" {
-				want = "/" + a.Org + "/" + a.App
+				want = "/" + a.Org + "/" + a.AppName
 			}
 			if u, err := url.Parse(ep.Base()); err != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || !strings.HasSuffix(u.Path, want) {
 				t.Fatalf("host %q and app %q make the base URL %q", a.Host, want, ep.Base())

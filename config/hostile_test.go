@@ -17,11 +17,11 @@ func TestConfigRefusesWhatTheClientCannotUse(t *testing.T) {
 	assert.NoError(t, config.CheckHost("https://h/", false))
 	for _, a := range []config.App{
 		{Host: "https://h", AppID: "a..b"},
-		{Host: "https://h", Org: "..x", App: "y"},
-		{Host: "https://h", Org: "x", App: "y.."},
+		{Host: "https://h", Org: "..x", AppName: "y"},
+		{Host: "https://h", Org: "x", AppName: "y.."},
 	} {
 		assert.Error(t, a.Validate(), "%+v", a)
 	}
-	ok := config.App{Host: "https://h", Org: "x.y", App: "a.b"}
+	ok := config.App{Host: "https://h", Org: "x.y", AppName: "a.b"}
 	assert.NoError(t, ok.Validate())
 }

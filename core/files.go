@@ -227,17 +227,20 @@ func (a *App) fetcher(e Entry) cache.Fetcher {
 	}
 }
 
-// probe is a lookup of an unknown uuid on the server, shared by concurrent
-// lookups of the same uuid.
+// probe is a lookup of an unknown uuid in flight, joined by concurrent
+// lookups. It is not x/sync/singleflight: its goroutine must be the App's
+// own, so that Close can cancel and wait for it (singleflight starts its
+// own goroutine, which no owner could wait for without racing its start).
 type probe struct {
-	done chan struct{}
+	done chan struct{} // closed once file and err are set
 	file index.File
 	err  error
 }
 
 // probe asks the server for a uuid the index does not know, records what it
 // learns (size, sniffed type), and hands the open body to the cache, so that
-// reading the file afterwards costs no second download.
+// reading the file afterwards costs no second download. Concurrent lookups
+// of one uuid share one probe; each may leave it on its own context.
 func (a *App) probe(ctx context.Context, uuid string) (index.File, error) {
 	now := a.opts.Now()
 	a.mu.Lock()

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -175,17 +176,6 @@ func (f *fakeRemote) done() []sent {
 	return out
 }
 
-// stored returns the calls that stored a file.
-func (f *fakeRemote) stored() []sent {
-	var out []sent
-	for _, s := range f.calls() {
-		if s.UUID != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
 func (f *fakeRemote) downloadCount() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -242,6 +232,9 @@ type env struct {
 	remote *fakeRemote
 	clock  *clock
 	opts   core.Options
+	// realTime: the env runs outside a synctest bubble (see
+	// TestVideoWaitsForThumbnailSibling), and waits poll the real clock.
+	realTime bool
 }
 
 // quiet is the logger of the tests: the outcomes are asserted, not logged.
@@ -354,7 +347,7 @@ func (e *env) remove(rel string) {
 func (e *env) record(rel string) index.File {
 	e.t.Helper()
 	var f index.File
-	waitFor(e.t, func() bool {
+	e.waitFor(func() bool {
 		var err error
 		f, err = e.idx.LookupName(testApp, path.Base(rel))
 		if err != nil || e.exists(rel) {
@@ -408,8 +401,42 @@ func (e *env) exists(rel string) bool {
 	return err == nil
 }
 
-// waitFor polls cond until it holds, failing the test after 5s.
+// The tests that use an env run inside a synctest bubble (synctest.Test):
+// time is fake and moves only when every goroutine of the test is blocked,
+// so settle delays and backoffs cost nothing, and "nothing happened for d"
+// is exact rather than a hope on a slow machine.
+
+// waitFor waits until every goroutine of the bubble is blocked and cond
+// holds, letting fake time run a millisecond at a time; it fails the test
+// after a fake hour. Only inside a bubble.
 func waitFor(t *testing.T, cond func() bool, format string, args ...any) {
+	t.Helper()
+	deadline := time.Now().Add(time.Hour)
+	for {
+		synctest.Wait()
+		if cond() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for "+format, args...)
+		}
+		time.Sleep(time.Millisecond) // fake time: lets the next timer fire
+	}
+}
+
+// waitFor is waitFor, or waitForReal for an env outside a bubble.
+func (e *env) waitFor(cond func() bool, format string, args ...any) {
+	e.t.Helper()
+	if e.realTime {
+		waitForReal(e.t, cond, format, args...)
+		return
+	}
+	waitFor(e.t, cond, format, args...)
+}
+
+// waitForReal polls cond on the real clock until it holds, failing the
+// test after 5s; for the tests that cannot run in a bubble.
+func waitForReal(t *testing.T, cond func() bool, format string, args ...any) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for !cond() {
@@ -420,11 +447,13 @@ func waitFor(t *testing.T, cond func() bool, format string, args ...any) {
 	}
 }
 
-// quietFor waits d, then checks that the fake saw exactly n upload calls:
-// for asserting that nothing more happens (a bounded wait, not a race).
+// quietFor lets d pass on the bubble's clock, waits until every goroutine
+// is blocked, and checks that the fake saw exactly n upload calls: nothing
+// more happened in d. Only inside a bubble.
 func quietFor(t *testing.T, fr *fakeRemote, d time.Duration, n int) {
 	t.Helper()
-	time.Sleep(d)
+	time.Sleep(d) // fake time
+	synctest.Wait()
 	require.Len(t, fr.calls(), n, "upload calls: %v", names(fr.calls()))
 }
 

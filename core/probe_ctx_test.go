@@ -5,7 +5,7 @@ import (
 	"context"
 	"io"
 	"testing"
-	"time"
+	"testing/synctest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -64,45 +64,49 @@ func (b *ctxBody) Close() error { return b.rc.Close() }
 // download that every reader of the file shares.
 func TestProbeBodyOutlivesLookupContext(t *testing.T) {
 	t.Parallel()
-	fr := newFakeRemote()
-	content := bytes.Repeat([]byte("0123456789"), 300)
-	fr.files[uuidA] = content
-	release := make(chan struct{})
-	e := newEnv(t, fr, nil)
-	e.opts.Remote = ctxBodyRemote{fakeRemote: fr, head: 512, release: release}
-	e.restart()
+	synctest.Test(t, func(t *testing.T) {
+		fr := newFakeRemote()
+		content := bytes.Repeat([]byte("0123456789"), 300)
+		fr.files[uuidA] = content
+		release := make(chan struct{})
+		e := newEnv(t, fr, nil)
+		e.opts.Remote = ctxBodyRemote{fakeRemote: fr, head: 512, release: release}
+		e.restart()
 
-	ctx, cancel := context.WithCancel(context.Background())
-	entry, err := e.app.Lookup(ctx, uuidA)
-	require.NoError(t, err)
-	cancel() // the lookup's request is over; its context ends
-	close(release)
+		ctx, cancel := context.WithCancel(context.Background())
+		entry, err := e.app.Lookup(ctx, uuidA)
+		require.NoError(t, err)
+		cancel() // the lookup's request is over; its context ends
+		close(release)
 
-	data, err := readAll(t, e.app, entry)
-	require.NoError(t, err)
-	assert.Equal(t, content, data)
+		data, err := readAll(t, e.app, entry)
+		require.NoError(t, err)
+		assert.Equal(t, content, data)
+	})
 }
 
 // An interrupted lookup does not fail the lookups of the same uuid that
 // joined its probe.
 func TestProbeInterruptedLookupDoesNotFailOthers(t *testing.T) {
 	t.Parallel()
-	fr := newFakeRemote()
-	fr.files[uuidA] = []byte("hello")
-	g := newGate()
-	fr.onDownload = func(ctx context.Context, _ remote.DownloadRequest) error { return g.wait(ctx) }
-	e := newEnv(t, fr, nil)
+	synctest.Test(t, func(t *testing.T) {
+		fr := newFakeRemote()
+		fr.files[uuidA] = []byte("hello")
+		g := newGate()
+		fr.onDownload = func(ctx context.Context, _ remote.DownloadRequest) error { return g.wait(ctx) }
+		e := newEnv(t, fr, nil)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	first := make(chan error, 1)
-	go func() { _, err := e.app.Lookup(ctx, uuidA); first <- err }()
-	waitFor(t, func() bool { return fr.downloadCount() == 1 }, "the probe")
-	other := make(chan error, 1)
-	go func() { _, err := e.app.Lookup(context.Background(), uuidA); other <- err }()
-	time.Sleep(20 * time.Millisecond) // let the second lookup join the probe
-	cancel()
-	assert.ErrorIs(t, <-first, context.Canceled)
-	g.open()
-	require.NoError(t, <-other, "a lookup that was not interrupted")
-	assert.Equal(t, 1, fr.downloadCount())
+		ctx, cancel := context.WithCancel(context.Background())
+		first := make(chan error, 1)
+		go func() { _, err := e.app.Lookup(ctx, uuidA); first <- err }()
+		waitFor(t, func() bool { return fr.downloadCount() == 1 }, "the probe")
+		other := make(chan error, 1)
+		go func() { _, err := e.app.Lookup(context.Background(), uuidA); other <- err }()
+		synctest.Wait() // the second lookup has joined the probe
+		cancel()
+		assert.ErrorIs(t, <-first, context.Canceled)
+		g.open()
+		require.NoError(t, <-other, "a lookup that was not interrupted")
+		assert.Equal(t, 1, fr.downloadCount())
+	})
 }

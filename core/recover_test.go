@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"testing/synctest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -32,18 +33,20 @@ func doneEntry(t *testing.T, e *env, rel, uuid string) {
 // finishes the move instead of uploading again.
 func TestRecoverFinishesDoneEntry(t *testing.T) {
 	t.Parallel()
-	fr := newFakeRemote()
-	e := newEnv(t, fr, nil)
-	const uuid = "5fd74830-5796-11e9-9ed2-2b3b4c4a1e5f"
-	doneEntry(t, e, "a.txt", uuid)
-	e.writeDisk("a.txt", []byte("data"))
-	doneEntry(t, e, "gone.txt", "5fd74830-5796-11e9-9ed2-2b3b4c4a1e60")
+	synctest.Test(t, func(t *testing.T) {
+		fr := newFakeRemote()
+		e := newEnv(t, fr, nil)
+		const uuid = "5fd74830-5796-11e9-9ed2-2b3b4c4a1e5f"
+		doneEntry(t, e, "a.txt", uuid)
+		e.writeDisk("a.txt", []byte("data"))
+		doneEntry(t, e, "gone.txt", "5fd74830-5796-11e9-9ed2-2b3b4c4a1e60")
 
-	e.start()
-	assert.Equal(t, []byte("data"), e.cached(uuid))
-	assert.False(t, e.exists("a.txt"))
-	assert.Equal(t, 0, e.queueLen())
-	quietFor(t, fr, 10*e.opts.SettleDelay, 0)
+		e.start()
+		assert.Equal(t, []byte("data"), e.cached(uuid))
+		assert.False(t, e.exists("a.txt"))
+		assert.Equal(t, 0, e.queueLen())
+		quietFor(t, fr, 10*e.opts.SettleDelay, 0)
+	})
 }
 
 // Start marks failed the staged files the queue does not hold (they were
@@ -52,46 +55,54 @@ func TestRecoverFinishesDoneEntry(t *testing.T) {
 // closed successfully (queued) upload as before.
 func TestRecoverFailsCutFilesAndDropsGhosts(t *testing.T) {
 	t.Parallel()
-	fr := newFakeRemote()
-	e := newEnv(t, fr, nil)
-	e.writeDisk("x.txt", []byte("x"))
-	e.writeDisk("dir/y.txt", []byte("y"))
-	e.writeDisk(".z", []byte("z"))
-	e.writeDisk("dir/.cache/w.txt", []byte("w"))
-	require.NoError(t, e.idx.Enqueue(testApp, "queued.txt"))
-	e.writeDisk("queued.txt", []byte("q"))
-	require.NoError(t, e.idx.Enqueue(testApp, "ghost.txt"))
+	synctest.Test(t, func(t *testing.T) {
+		fr := newFakeRemote()
+		e := newEnv(t, fr, nil)
+		e.writeDisk("x.txt", []byte("x"))
+		e.writeDisk("dir/y.txt", []byte("y"))
+		e.writeDisk(".z", []byte("z"))
+		e.writeDisk("dir/.cache/w.txt", []byte("w"))
+		require.NoError(t, e.idx.Enqueue(testApp, "queued.txt"))
+		e.writeDisk("queued.txt", []byte("q"))
+		require.NoError(t, e.idx.Enqueue(testApp, "ghost.txt"))
 
-	e.start()
-	_, err := e.idx.GetUpload(testApp, "ghost.txt")
-	assert.ErrorIs(t, err, index.ErrNotFound, "entry without a file is dropped at start")
-	e.record("queued.txt")
-	for _, rel := range []string{"x.txt", "dir/y.txt"} {
-		state, reason, ok := e.ob.State(rel)
-		require.True(t, ok)
-		assert.Equal(t, core.StateFailed, state, rel)
-		assert.Contains(t, reason, "stopped while it was being written", rel)
-	}
-	quietFor(t, fr, 10*e.opts.SettleDelay, 1)
-	assert.ElementsMatch(t, []string{"queued.txt"}, e.files())
-	assert.True(t, e.exists(".z"))
-	assert.True(t, e.exists("dir/.cache/w.txt"))
+		e.start()
+		_, err := e.idx.GetUpload(testApp, "ghost.txt")
+		assert.ErrorIs(t, err, index.ErrNotFound, "entry without a file is dropped at start")
+		e.record("queued.txt")
+		for _, rel := range []string{"x.txt", "dir/y.txt"} {
+			state, reason, ok := e.ob.State(rel)
+			require.True(t, ok)
+			assert.Equal(t, core.StateFailed, state, rel)
+			assert.Contains(t, reason, "stopped while it was being written", rel)
+		}
+		quietFor(t, fr, 10*e.opts.SettleDelay, 1)
+		assert.ElementsMatch(t, []string{"queued.txt"}, e.files())
+		assert.True(t, e.exists(".z"))
+		assert.True(t, e.exists("dir/.cache/w.txt"))
 
-	// Touched, the user's word that it is whole: uploaded.
-	e.touch("x.txt")
-	e.record("x.txt")
+		// Touched, the user's word that it is whole: uploaded.
+		e.touch("x.txt")
+		e.record("x.txt")
+	})
 }
 
 // A video waits for its thumbnail sibling, uploaded first, and records it.
 func TestVideoWaitsForThumbnailSibling(t *testing.T) {
+	// Real time, not a bubble: under synctest the thumbnail's settle timer
+	// and the video's retry fire at the same instant, and then the
+	// thumbnail is sometimes uploaded twice (about 1 run in 10). That race
+	// is real (a slow machine can line the two up too) and is left for
+	// its own fix; until then this test keeps its old real-time timing.
 	t.Parallel()
 	fr := newFakeRemote()
 	e := startEnv(t, fr, nil)
+	e.realTime = true
 	// The thumbnail is still being written when the video settles.
 	id := e.open("clip.mp4.thumb.jpg")
 	e.writeDisk("clip.mp4.thumb.jpg", jpegBytes)
 	e.write("clip.mp4", mp4Bytes)
-	waitFor(t, func() bool {
+	e.waitFor(func() bool {
 		_, reason, _ := e.ob.State("clip.mp4")
 		return strings.Contains(reason, "thumbnail")
 	}, "the video to wait for its thumbnail")
@@ -112,26 +123,28 @@ func TestVideoWaitsForThumbnailSibling(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(len(jpegBytes)), size(e.app, entry))
 	// The image's own server thumbnail is prefetched; let it land.
-	waitFor(t, func() bool { return e.cache.Has(thumb.UUID + ".thumb") }, "image thumbnail prefetch")
+	e.waitFor(func() bool { return e.cache.Has(thumb.UUID + ".thumb") }, "image thumbnail prefetch")
 }
 
 // A thumbnail sibling that failed for good does not hold its video back.
 func TestVideoNotBlockedByFailedThumbnail(t *testing.T) {
 	t.Parallel()
-	fr := newFakeRemote()
-	fr.onUpload = func(ctx context.Context, n int, s sent) error {
-		if strings.HasSuffix(s.Name, ".thumb.png") {
-			return remoteErr(400, remote.CodeIllegalArgument)
+	synctest.Test(t, func(t *testing.T) {
+		fr := newFakeRemote()
+		fr.onUpload = func(ctx context.Context, n int, s sent) error {
+			if strings.HasSuffix(s.Name, ".thumb.png") {
+				return remoteErr(400, remote.CodeIllegalArgument)
+			}
+			return nil
 		}
-		return nil
-	}
-	e := startEnv(t, fr, nil)
-	e.write("clip.mp4.thumb.png", pngBytes)
-	e.write("clip.mp4", mp4Bytes)
+		e := startEnv(t, fr, nil)
+		e.write("clip.mp4.thumb.png", pngBytes)
+		e.write("clip.mp4", mp4Bytes)
 
-	video := e.record("clip.mp4")
-	assert.Empty(t, video.ThumbUUID)
-	state, _, _ := e.ob.State("clip.mp4.thumb.png")
-	assert.Equal(t, core.StateFailed, state)
-	assert.True(t, e.exists("clip.mp4.thumb.png"))
+		video := e.record("clip.mp4")
+		assert.Empty(t, video.ThumbUUID)
+		state, _, _ := e.ob.State("clip.mp4.thumb.png")
+		assert.Equal(t, core.StateFailed, state)
+		assert.True(t, e.exists("clip.mp4.thumb.png"))
+	})
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"path"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chatfs/chatfs/index"
+	"github.com/chatfs/chatfs/internal/backoff"
 	"github.com/chatfs/chatfs/remote"
 )
 
@@ -263,7 +263,7 @@ func (o *Outbox) upload(u index.Upload) {
 		log.Warn("upload failed", "path", u.Path, "err", err)
 		o.recordOutcome(u.Path, func() error { return idx.Fail(app, u.Path, reason(err), true, time.Time{}) })
 	default:
-		wait := backoff(o.app.opts.RetryBackoff, u.Attempts)
+		wait := retryWait(o.app.opts.RetryBackoff, u.Attempts)
 		if remote.IsQuotaExceeded(err) || remote.IsUnauthorized(err) || remote.IsForbidden(err) {
 			wait = maxRetryBackoff
 		}
@@ -489,12 +489,9 @@ func permanent(err error) bool {
 // reason is the text shown in user.chatfs.error.
 func reason(err error) string { return err.Error() }
 
-// backoff is the pause before attempt n+1: base·2ⁿ with jitter, capped.
-func backoff(base time.Duration, n int) time.Duration {
-	d := base
-	for i := 0; i < n && d < maxRetryBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, maxRetryBackoff)
-	return d/2 + rand.N(d/2+1)
+// retryWait is the pause after a failed attempt of an upload that had
+// failed n times before: base·2ⁿ, capped at maxRetryBackoff, with equal
+// jitter (half of it fixed, half random).
+func retryWait(base time.Duration, n int) time.Duration {
+	return backoff.Policy{Initial: base, Max: maxRetryBackoff, Jitter: backoff.Equal}.Delay(n + 1)
 }

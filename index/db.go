@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,6 +16,8 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
+
+	"github.com/chatfs/chatfs/internal/backoff"
 )
 
 // SchemaVersion is the layout of keys and records this package writes. Open
@@ -25,6 +26,10 @@ const SchemaVersion = 1
 
 // maxRetries bounds how often a transaction is rerun after badger.ErrConflict.
 const maxRetries = 200
+
+// conflictBackoff spreads the reruns of conflicting transactions after the
+// third: a few microseconds at first, never more than 2ms.
+var conflictBackoff = backoff.Policy{Initial: 20 * time.Microsecond, Max: 2 * time.Millisecond, Jitter: backoff.Full}
 
 // Options configure Open. The zero value is usable.
 type Options struct {
@@ -277,7 +282,9 @@ func tighten(p string, max fs.FileMode) error {
 
 // update runs fn in a read-write transaction, rerunning it when the commit
 // conflicts with a concurrent transaction. fn must not keep effects outside
-// the transaction: it may run several times.
+// the transaction: it may run several times. The one exception is drawing
+// sequence numbers (wait, putFile): a rerun draws new ones and leaves the
+// old ones unused, which the inode and queue orders allow.
 //
 // It fails with ErrNoSpace, writing nothing, when the disk is nearly full
 // (see DefaultMinFree).
@@ -291,7 +298,7 @@ func (db *DB) update(fn func(txn *badger.Txn) error) error {
 			return err
 		}
 		if i > 2 {
-			time.Sleep(time.Duration(rand.Int64N(int64(i)*int64(20*time.Microsecond) + 1)))
+			_ = backoff.Sleep(context.Background(), conflictBackoff.Delay(i-2))
 		}
 	}
 }

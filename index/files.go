@@ -56,7 +56,9 @@ func checkFile(f *File) error {
 	return checkPart("uuid", f.UUID)
 }
 
-// putFile is Put inside txn; it returns the record as stored.
+// putFile is Put inside txn; it returns the record as stored. A new file
+// draws an inode number each time putFile runs, so a transaction rerun by
+// update skips the number drawn by the lost attempt (a gap, never a reuse).
 func (db *DB) putFile(txn *badger.Txn, f File) (File, error) {
 	key := appKey(pfxFile, f.App, f.UUID)
 	var old File

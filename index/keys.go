@@ -19,10 +19,11 @@ import (
 //	n/<app>\x00<linkname>  uuid of the file shown as by-name/<linkname>
 //	h/<app>\x00<name>      last collision suffix used for <name> (decimal)
 //	q/<app>\x00<path>      queueRecord as JSON
-//	w/<when><seq>          "<app>\x00<path>" of a Waiting entry; <when> is the
-//	                       big-endian unix-nano time it becomes claimable,
-//	                       <seq> a big-endian tiebreak, so the first key is
-//	                       the next entry to claim
+//	w/<app>\x00<when><seq> "<app>\x00<path>" of a Waiting entry; <when> is
+//	                       the big-endian unix-nano time it becomes
+//	                       claimable, <seq> a big-endian tiebreak (from
+//	                       meta/seq/queue), so the first key under
+//	                       w/<app>\x00 is the app's next entry to claim
 const (
 	keySchema   = "meta/schema"
 	keyInoSeq   = "meta/seq/ino"

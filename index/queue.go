@@ -13,8 +13,10 @@ import (
 // The upload queue holds one entry per (App, Path) under q/. Each Waiting
 // entry also has a key under w/ that sorts by the time it became claimable —
 // the later of when it was (re)queued and its NotBefore — so Claim and
-// NextWake read a single key instead of scanning the queue. Entries are
-// claimed oldest first in that order, across all apps.
+// NextWake read a single key instead of scanning the queue. Each app's
+// entries are claimed oldest first in that order; Claim takes one app's
+// entries only (the w/ keys are grouped by app), so one app's backlog never
+// delays another's.
 //
 // State changes:
 //
@@ -26,10 +28,10 @@ import (
 //	Complete: Uploading      → Done (and the File is recorded)
 //	Open:     Uploading      → Waiting (an upload cut by a crash)
 //	Rename:   Uploading      → Waiting (the name uploaded is stale); others keep their state
+//	Remove, Invalidate: any  → gone
 //
 // An entry put back to Waiting by Open or Rename keeps its place in the
 // claim order.
-//	Remove, Invalidate: any  → gone
 //
 // An entry is the outbox's durable word that its staged file is complete:
 // a file with no entry was never closed successfully since its last change
@@ -67,7 +69,9 @@ func putQueue(txn *badger.Txn, r *queueRecord) error {
 	return txn.Set(appKey(pfxQueue, r.App, r.Path), b)
 }
 
-// wait files r as Waiting, claimable from when.
+// wait files r as Waiting, claimable from when. It draws a queue sequence
+// number each time it runs: when update reruns the transaction, the number
+// drawn by the lost attempt is skipped (a gap in the order, never a reuse).
 func (db *DB) wait(txn *badger.Txn, r *queueRecord, when time.Time) error {
 	if err := unwait(txn, r); err != nil {
 		return err

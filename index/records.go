@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -238,16 +237,4 @@ func syncDir(dir string) error {
 		return err
 	}
 	return nil
-}
-
-// describe is a short account of a log read, for messages.
-func (st LogStats) describe() string {
-	s := fmt.Sprintf("%d lines", st.Lines)
-	if st.Bad > 0 {
-		s += fmt.Sprintf(", %d unreadable", st.Bad)
-	}
-	if st.Torn {
-		s += ", a torn last line"
-	}
-	return s
 }

@@ -3,7 +3,6 @@ package mount_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -189,8 +188,6 @@ func (h *harness) waitUploaded(name string) string {
 	})
 	return filepath.Base(target)
 }
-
-func isErrno(err error, want error) bool { return errors.Is(err, want) }
 
 // testJPEG is a w×h JPEG.
 func testJPEG(t *testing.T, w, h int) []byte {

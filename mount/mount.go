@@ -138,7 +138,7 @@ func New(ctx context.Context, o Options) (*Mount, error) {
 }
 
 func newApp(o Options, a App, idx *index.DB, c *cache.Cache) (*core.App, *remote.Client, error) {
-	ep := remote.Endpoint{BaseURL: a.Host, AppID: a.AppID, Org: a.Org, App: a.App.App}
+	ep := remote.Endpoint{BaseURL: a.Host, AppID: a.AppID, Org: a.Org, App: a.App.AppName}
 	client, err := remote.New(remote.Options{
 		Endpoint:  ep,
 		Tokens:    a.Tokens,

@@ -9,20 +9,18 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
+	"github.com/chatfs/chatfs/internal/backoff"
 	"github.com/chatfs/chatfs/internal/smallfile"
 
 	"github.com/chatfs/chatfs/accesstoken"
 )
-
-// ErrTokenRefusedAgain is returned (wrapped) by ClientCredentials.Renew when
-// the token it is asked to replace was itself fetched by Renew less than
-// RenewInterval ago: the server refuses fresh tokens, and asking again
-// would only loop (the service bans accounts that ask too often).
-var ErrTokenRefusedAgain = errors.New("remote: token refused again right after renewal; check the client id and secret")
 
 // Defaults of ClientCredentialsOptions.
 const (
@@ -33,6 +31,10 @@ const (
 	maxTokenAnswer            = 64 << 10
 	tokenAttempts             = 3
 )
+
+// tokenBackoff is the pause between token requests that failed transiently:
+// 200ms, then 400ms.
+var tokenBackoff = backoff.Policy{Initial: 200 * time.Millisecond}
 
 // ClientCredentialsOptions configure NewClientCredentials.
 type ClientCredentialsOptions struct {
@@ -95,14 +97,12 @@ type ClientCredentials struct {
 	renewedAt time.Time
 	failErr   error // the last request's failure, until a request succeeds
 	failedAt  time.Time
-	inflight  *tokenFetch // the request in progress, nil when none
-}
+	inflight  string // flight's key of the request in progress, "" when none
+	requests  uint64 // requests started; numbers their keys
 
-// tokenFetch is one token request shared by the callers waiting for it.
-type tokenFetch struct {
-	done chan struct{} // closed when tok and err are set
-	tok  string
-	err  error
+	// flight shares one token request among the callers waiting for it;
+	// each may leave on its own context. Joined under mu (see fetchUnlock).
+	flight singleflight.Group
 }
 
 // NewClientCredentials checks o and reads the secret file; it makes no
@@ -192,7 +192,7 @@ func (c *ClientCredentials) Token(ctx context.Context) (string, error) {
 // Renew is called after the server refused bad. When bad is no longer the
 // current token it returns the current one; otherwise it asks for a new
 // token, unless bad was itself fetched by Renew less than RenewInterval
-// ago (ErrTokenRefusedAgain).
+// ago (accesstoken.ErrRenewTooSoon).
 func (c *ClientCredentials) Renew(ctx context.Context, bad string) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
@@ -203,12 +203,12 @@ func (c *ClientCredentials) Renew(ctx context.Context, bad string) (string, erro
 		defer c.mu.Unlock()
 		return c.tok, nil
 	}
-	if c.inflight == nil && c.tok != "" && c.tok == c.renewed {
+	if c.inflight == "" && c.tok != "" && c.tok == c.renewed {
 		if since := now.Sub(c.renewedAt); since >= 0 && since < c.interval {
 			c.mu.Unlock()
 			c.log.Warn("app token refused right after renewal; not asking for another yet",
 				"token_url", c.url, "retry_after", (c.interval - since).Round(time.Second))
-			return "", ErrTokenRefusedAgain
+			return "", fmt.Errorf("remote: %w; check the client id and secret", accesstoken.ErrRenewTooSoon)
 		}
 	}
 	return c.fetchUnlock(ctx, now, true, "refused by server")
@@ -224,8 +224,8 @@ func (c *ClientCredentials) freshLocked(now time.Time) bool {
 // request: it returns the last token while it is valid, else the failure.
 // LOCKS_REQUIRED(c.mu); returns with c.mu released.
 func (c *ClientCredentials) fetchUnlock(ctx context.Context, now time.Time, forced bool, reason string) (string, error) {
-	f := c.inflight
-	if f == nil {
+	key := c.inflight
+	if key == "" {
 		wait := c.failWait
 		if IsUnauthorized(c.failErr) { // refused credentials: ask as seldom as a renewal
 			wait = max(wait, c.interval)
@@ -237,21 +237,26 @@ func (c *ClientCredentials) fetchUnlock(ctx context.Context, now time.Time, forc
 			}
 			return "", c.failErr
 		}
-		f = &tokenFetch{done: make(chan struct{})}
-		c.inflight = f
-		go c.run(f, now, forced, reason)
+		c.requests++
+		key = strconv.FormatUint(c.requests, 10)
+		c.inflight = key
 	}
+	// Under mu: run clears inflight, under mu, before its call leaves the
+	// group, so key names a call still in the group, or a new one. Every
+	// request has its own key, so no caller joins a call that has ended.
+	done := c.flight.DoChan(key, func() (any, error) { return c.run(now, forced, reason) })
 	c.mu.Unlock()
 	select {
-	case <-f.done:
-		return f.tok, f.err
+	case r := <-done:
+		tok, _ := r.Val.(string)
+		return tok, r.Err
 	case <-ctx.Done():
 		return "", context.Cause(ctx)
 	}
 }
 
-// run reads the secret, makes the request of f and records its result.
-func (c *ClientCredentials) run(f *tokenFetch, sent time.Time, forced bool, reason string) {
+// run reads the secret, makes the request and records its result.
+func (c *ClientCredentials) run(sent time.Time, forced bool, reason string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
 	secret, err := c.secret, error(nil)
@@ -265,13 +270,11 @@ func (c *ClientCredentials) run(f *tokenFetch, sent time.Time, forced bool, reas
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.inflight = nil
-	f.tok, f.err = tok, err
-	defer close(f.done)
+	c.inflight = ""
 	if err != nil {
 		c.failErr, c.failedAt = err, c.now()
 		c.log.Warn("could not get an app token", "token_url", c.url, "reason", reason, "err", err)
-		return
+		return "", err
 	}
 	c.failErr = nil
 	c.tok, c.obtained, c.life = tok, sent, life
@@ -280,6 +283,7 @@ func (c *ClientCredentials) run(f *tokenFetch, sent time.Time, forced bool, reas
 	}
 	c.log.Info("got app token", "token_url", c.url, "reason", reason,
 		"expires", sent.Add(life).UTC().Format(time.RFC3339))
+	return tok, nil
 }
 
 // request asks for a token, retrying transient failures a few times.
@@ -290,16 +294,14 @@ func (c *ClientCredentials) request(ctx context.Context, secret string) (string,
 	if err != nil {
 		return "", 0, err
 	}
-	backoff := 200 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		tok, life, err := c.once(ctx, body)
 		if err == nil || !IsRetryable(err) || attempt >= tokenAttempts {
 			return tok, life, err
 		}
-		if err := sleep(ctx, backoff); err != nil {
+		if err := backoff.Sleep(ctx, tokenBackoff.Delay(attempt)); err != nil {
 			return "", 0, fmt.Errorf("remote: token: %w", err)
 		}
-		backoff *= 2
 	}
 }
 

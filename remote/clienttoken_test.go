@@ -159,7 +159,7 @@ func TestClientCredentialsRefusedAgain(t *testing.T) {
 	for range 5 {
 		_, err = c.Download(ctx, remote.DownloadRequest{UUID: testUUID})
 		require.True(t, remote.IsUnauthorized(err), err)
-		require.ErrorIs(t, err, remote.ErrTokenRefusedAgain)
+		require.ErrorIs(t, err, accesstoken.ErrRenewTooSoon)
 	}
 	assert.Equal(t, int64(2), svc.tokenQ.Load(), "no token asked for while refused")
 	assert.Contains(t, logs.String(), "refused right after renewal")

@@ -210,13 +210,6 @@ func IsTooLarge(err error) bool { return hasStatus(err, http.StatusRequestEntity
 // IsInvalid reports whether the server refused the request as malformed (400).
 func IsInvalid(err error) bool { return hasStatus(err, http.StatusBadRequest) }
 
-// IsRateLimited reports a 429 that asks to slow down (reach_limit, or a 429
-// without a service error code, as a proxy may send). It is retryable.
-func IsRateLimited(err error) bool {
-	e, ok := asError(err)
-	return ok && e.Status == http.StatusTooManyRequests && e.Code != CodeResourceLimited
-}
-
 // IsQuotaExceeded reports a 429 resource_limited: the app's quota is used
 // up. It is not retryable.
 func IsQuotaExceeded(err error) bool {

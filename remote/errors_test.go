@@ -25,7 +25,6 @@ var predicates = map[string]func(error) bool{
 	"IsForbidden":     remote.IsForbidden,
 	"IsTooLarge":      remote.IsTooLarge,
 	"IsInvalid":       remote.IsInvalid,
-	"IsRateLimited":   remote.IsRateLimited,
 	"IsQuotaExceeded": remote.IsQuotaExceeded,
 	"IsRetryable":     remote.IsRetryable,
 }
@@ -51,7 +50,7 @@ func TestErrorTable(t *testing.T) {
 		{"404 app not found", 404, errorBody("organization_application_not_found", "Could not find application for app-id"), []string{"IsAppNotFound"}, 1, "organization_application_not_found"},
 		{"404 html", 404, "<html>Not Found</html>", []string{"IsNotExist"}, 1, ""},
 		{"413", 413, errorBody("file exceeding maximum limit", "the file size exceeds the maximum limit."), []string{"IsTooLarge"}, 1, "file exceeding maximum limit"},
-		{"429 reach_limit", 429, errorBody("reach_limit", "This request has reached API limit."), []string{"IsRateLimited", "IsRetryable"}, 4, "reach_limit"},
+		{"429 reach_limit", 429, errorBody("reach_limit", "This request has reached API limit."), []string{"IsRetryable"}, 4, "reach_limit"},
 		{"429 resource_limited", 429, errorBody("resource_limited", "You have exceeded the limit of the free version."), []string{"IsQuotaExceeded"}, 1, "resource_limited"},
 		{"408", 408, "", []string{"IsRetryable"}, 4, ""},
 		{"500", 500, errorBody("internal_error", "oops"), []string{"IsRetryable"}, 4, "internal_error"},

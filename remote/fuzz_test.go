@@ -121,13 +121,14 @@ func FuzzReadError(f *testing.F) {
 		if IsNotExist(e) && IsAppNotFound(e) {
 			t.Fatal("both IsNotExist and IsAppNotFound")
 		}
-		if IsRateLimited(e) && IsQuotaExceeded(e) {
-			t.Fatal("both IsRateLimited and IsQuotaExceeded")
+		if IsQuotaExceeded(e) && IsRetryable(e) {
+			t.Fatal("IsQuotaExceeded but IsRetryable")
 		}
 		if IsExpired(e) && !IsNotExist(e) {
 			t.Fatal("IsExpired but not IsNotExist")
 		}
-		if IsRetryable(e) != (status == 408 || status >= 500 || IsRateLimited(e)) {
+		rateLimited := status == 429 && !IsQuotaExceeded(e)
+		if IsRetryable(e) != (status == 408 || status >= 500 || rateLimited) {
 			t.Fatalf("IsRetryable(%v) = %v", e, IsRetryable(e))
 		}
 	})

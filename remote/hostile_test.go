@@ -126,7 +126,9 @@ func TestHostileAnswers(t *testing.T) {
 			}},
 		{"download: 429 with an absurd Retry-After", status(429, errorBody(remote.CodeReachLimit, "This request has reached API limit."), "Retry-After", "9223372036854775807"), func(c *remote.Client) error { return downloadAt(c, 0) },
 			func(t *testing.T, err error, calls int) {
-				assert.True(t, remote.IsRateLimited(err))
+				var e *remote.Error
+				require.ErrorAs(t, err, &e)
+				assert.Equal(t, remote.CodeReachLimit, e.Code)
 				assert.Equal(t, 1, calls, "a wait past the time budget gives up at once rather than retrying early")
 			}},
 		{"download: redirect to file://", redirector(func(*http.Request) string { return "file:///etc/passwd" }), func(c *remote.Client) error { return downloadAt(c, 0) },

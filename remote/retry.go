@@ -3,11 +3,12 @@ package remote
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/chatfs/chatfs/internal/backoff"
 )
 
 // Retry defaults, for zero RetryPolicy fields.
@@ -31,12 +32,7 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 // backoff returns the pause before attempt n+1 after n failed attempts:
 // full jitter, uniform in [0, min(MaxBackoff, InitialBackoff·2^(n-1))].
 func (p RetryPolicy) backoff(n int) time.Duration {
-	ceil := p.InitialBackoff
-	for i := 1; i < n && ceil < p.MaxBackoff; i++ {
-		ceil *= 2
-	}
-	ceil = min(ceil, p.MaxBackoff)
-	return rand.N(ceil + 1)
+	return backoff.Policy{Initial: p.InitialBackoff, Max: p.MaxBackoff, Jitter: backoff.Full}.Delay(n)
 }
 
 // call describes one logical request for do.
@@ -105,7 +101,7 @@ func (c *Client) do(ctx context.Context, cl call) (*http.Response, error) {
 		}
 		c.log.Debug("remote: retrying", "op", cl.op, "uuid", cl.uuid, "status", statusOf(err),
 			"attempt", attempt, "delay", delay, "err", err)
-		if err := sleep(ctx, delay); err != nil {
+		if err := backoff.Sleep(ctx, delay); err != nil {
 			return nil, fmt.Errorf("remote: %s: %w", cl.op, err)
 		}
 	}
@@ -124,15 +120,4 @@ func ctxErr(ctx context.Context, err error) error {
 		return context.Cause(ctx)
 	}
 	return err
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
 }

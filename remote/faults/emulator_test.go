@@ -29,10 +29,11 @@ func TestClientThroughFaults(t *testing.T) {
 	const token = "007faults-token"
 	emu, err := emulator.New(emulator.Options{Dir: filepath.Join(t.TempDir(), "data"), Token: token, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
-	o, err := faults.Parse("upload:500=0.05,503=0.05,429=0.05,drop=0.05,truncate=0.05,stall=0.05;" +
-		"download:500=0.05,429=0.05,drop=0.05,dropbody=0.15,truncate=0.15,stall=0.05;" +
-		"seed=1;stallfor=20ms;stalldrop=0.5")
-	require.NoError(t, err)
+	o := faults.Options{Seed: 1, StallFor: 20 * time.Millisecond, StallDrop: 0.5}
+	o.Rates[faults.Upload] = faults.Rates{faults.Status500: 0.05, faults.Status503: 0.05, faults.Status429: 0.05,
+		faults.Drop: 0.05, faults.Truncate: 0.05, faults.Stall: 0.05}
+	o.Rates[faults.Download] = faults.Rates{faults.Status500: 0.05, faults.Status429: 0.05, faults.Drop: 0.05,
+		faults.DropBody: 0.15, faults.Truncate: 0.15, faults.Stall: 0.05}
 	in, err := faults.New(o)
 	require.NoError(t, err)
 	srv := httptest.NewServer(in.Wrap(emu))

@@ -12,9 +12,6 @@
 // http.Handler (the emulator, say) and Proxy in front of a URL. Counts
 // reports what was injected, per endpoint and kind, and SetRates changes
 // the rates at run time (SetRates of zero rates lets a queue drain).
-//
-// Options can be written as a compact spec string for a command-line flag;
-// see Parse for the grammar.
 package faults
 
 import (
@@ -27,7 +24,7 @@ import (
 // Kind is one kind of fault.
 type Kind int
 
-// The fault kinds. Their spec names are given by String.
+// The fault kinds. String gives their names.
 const (
 	Status500 Kind = iota // answer 500 with an error body ("500")
 	Status503             // answer 503 with an error body ("503")
@@ -41,7 +38,7 @@ const (
 
 var kindNames = [NumKinds]string{"500", "503", "429", "drop", "dropbody", "truncate", "stall"}
 
-// String gives the kind's name in a spec string.
+// String gives the kind's name, as logs and test failures show it.
 func (k Kind) String() string {
 	if k < 0 || k >= NumKinds {
 		return fmt.Sprintf("Kind(%d)", int(k))
@@ -52,7 +49,7 @@ func (k Kind) String() string {
 // Endpoint is a kind of request, as Classify tells them apart.
 type Endpoint int
 
-// The endpoint kinds. Their spec names are given by String.
+// The endpoint kinds. String gives their names.
 const (
 	Upload       Endpoint = iota // POST …/chatfiles ("upload")
 	Download                     // GET …/chatfiles/{uuid} ("download")
@@ -64,7 +61,7 @@ const (
 
 var endpointNames = [NumEndpoints]string{"upload", "download", "thumbnail", "token", "other"}
 
-// String gives the endpoint's name in a spec string.
+// String gives the endpoint's name, as logs and test failures show it.
 func (e Endpoint) String() string {
 	if e < 0 || e >= NumEndpoints {
 		return fmt.Sprintf("Endpoint(%d)", int(e))
