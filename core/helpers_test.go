@@ -232,9 +232,6 @@ type env struct {
 	remote *fakeRemote
 	clock  *clock
 	opts   core.Options
-	// realTime: the env runs outside a synctest bubble (see
-	// TestVideoWaitsForThumbnailSibling), and waits poll the real clock.
-	realTime bool
 }
 
 // quiet is the logger of the tests: the outcomes are asserted, not logged.
@@ -424,27 +421,10 @@ func waitFor(t *testing.T, cond func() bool, format string, args ...any) {
 	}
 }
 
-// waitFor is waitFor, or waitForReal for an env outside a bubble.
+// waitFor is waitFor for this env's test.
 func (e *env) waitFor(cond func() bool, format string, args ...any) {
 	e.t.Helper()
-	if e.realTime {
-		waitForReal(e.t, cond, format, args...)
-		return
-	}
 	waitFor(e.t, cond, format, args...)
-}
-
-// waitForReal polls cond on the real clock until it holds, failing the
-// test after 5s; for the tests that cannot run in a bubble.
-func waitForReal(t *testing.T, cond func() bool, format string, args ...any) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for "+format, args...)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 // quietFor lets d pass on the bubble's clock, waits until every goroutine

@@ -89,41 +89,37 @@ func TestRecoverFailsCutFilesAndDropsGhosts(t *testing.T) {
 
 // A video waits for its thumbnail sibling, uploaded first, and records it.
 func TestVideoWaitsForThumbnailSibling(t *testing.T) {
-	// Real time, not a bubble: under synctest the thumbnail's settle timer
-	// and the video's retry fire at the same instant, and then the
-	// thumbnail is sometimes uploaded twice (about 1 run in 10). That race
-	// is real (a slow machine can line the two up too) and is left for
-	// its own fix; until then this test keeps its old real-time timing.
 	t.Parallel()
-	fr := newFakeRemote()
-	e := startEnv(t, fr, nil)
-	e.realTime = true
-	// The thumbnail is still being written when the video settles.
-	id := e.open("clip.mp4.thumb.jpg")
-	e.writeDisk("clip.mp4.thumb.jpg", jpegBytes)
-	e.write("clip.mp4", mp4Bytes)
-	e.waitFor(func() bool {
-		_, reason, _ := e.ob.State("clip.mp4")
-		return strings.Contains(reason, "thumbnail")
-	}, "the video to wait for its thumbnail")
-	assert.Empty(t, fr.calls())
-	e.close(id)
+	synctest.Test(t, func(t *testing.T) {
+		fr := newFakeRemote()
+		e := startEnv(t, fr, nil)
+		// The thumbnail is still being written when the video settles.
+		id := e.open("clip.mp4.thumb.jpg")
+		e.writeDisk("clip.mp4.thumb.jpg", jpegBytes)
+		e.write("clip.mp4", mp4Bytes)
+		e.waitFor(func() bool {
+			_, reason, _ := e.ob.State("clip.mp4")
+			return strings.Contains(reason, "thumbnail")
+		}, "the video to wait for its thumbnail")
+		assert.Empty(t, fr.calls())
+		e.close(id)
 
-	video := e.record("clip.mp4")
-	thumb := e.record("clip.mp4.thumb.jpg")
-	calls := fr.calls()
-	require.Len(t, calls, 2)
-	assert.Equal(t, "clip.mp4.thumb.jpg", calls[0].Name)
-	assert.Equal(t, "clip.mp4", calls[1].Name)
-	assert.Equal(t, "video/mp4", video.MIME)
-	assert.False(t, video.HasThumb)
-	assert.Equal(t, thumb.UUID, video.ThumbUUID)
+		video := e.record("clip.mp4")
+		thumb := e.record("clip.mp4.thumb.jpg")
+		calls := fr.calls()
+		require.Len(t, calls, 2)
+		assert.Equal(t, "clip.mp4.thumb.jpg", calls[0].Name)
+		assert.Equal(t, "clip.mp4", calls[1].Name)
+		assert.Equal(t, "video/mp4", video.MIME)
+		assert.False(t, video.HasThumb)
+		assert.Equal(t, thumb.UUID, video.ThumbUUID)
 
-	entry, err := e.app.Lookup(context.Background(), video.UUID+".thumb")
-	require.NoError(t, err)
-	assert.Equal(t, int64(len(jpegBytes)), size(e.app, entry))
-	// The image's own server thumbnail is prefetched; let it land.
-	e.waitFor(func() bool { return e.cache.Has(thumb.UUID + ".thumb") }, "image thumbnail prefetch")
+		entry, err := e.app.Lookup(context.Background(), video.UUID+".thumb")
+		require.NoError(t, err)
+		assert.Equal(t, int64(len(jpegBytes)), size(e.app, entry))
+		// The image's own server thumbnail is prefetched; let it land.
+		e.waitFor(func() bool { return e.cache.Has(thumb.UUID + ".thumb") }, "image thumbnail prefetch")
+	})
 }
 
 // A thumbnail sibling that failed for good does not hold its video back.
