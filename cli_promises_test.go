@@ -37,7 +37,8 @@ func TestStatusShowsFailuresAndCache(t *testing.T) {
 	waitFor(t, 15*time.Second, "small.txt to upload and big.txt to fail", func() bool {
 		_, err := os.Readlink(filepath.Join(mnt, demoApp, "by-name", "small.txt"))
 		state, _ := xattr(filepath.Join(upload, "big.txt"), "user.chatfs.state")
-		return err == nil && state == "failed"
+		cached, _ := xattr(mnt, "user.chatfs.cache_files") // moved into the cache just after it is recorded
+		return err == nil && state == "failed" && cached == "1"
 	})
 
 	code, stdout, stderr := runCmd("status", mnt)
