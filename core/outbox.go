@@ -417,6 +417,9 @@ func (o *Outbox) settled(rel string, st *settle) {
 		err = idx.MarkFailed(app, rel, reasonNotClose)
 	case err != nil:
 	case u.State == index.Waiting:
+		o.mu.Lock()
+		delete(o.parked, rel) // queued again since it was parked
+		o.mu.Unlock()
 		o.kick()
 		return
 	case u.State == index.Uploading:

@@ -63,6 +63,13 @@ func (o *Outbox) recover() error {
 		}
 		full := filepath.Join(o.dir, filepath.FromSlash(p))
 		switch _, serr := os.Lstat(full); {
+		case u.State == index.Done && serr == nil && !stampMatches(u.Stamp, full):
+			// The entry's last step (Remove) was lost in a crash, and the
+			// file staged under this name now is another one: never adopt
+			// it as the uploaded file's bytes. It was being written.
+			if err := idx.MarkFailed(app, p, reasonStopped); err != nil {
+				return err
+			}
 		case u.State == index.Done:
 			if serr == nil {
 				if err := o.app.opts.Cache.Adopt(u.UUID, full); err != nil {
@@ -215,6 +222,7 @@ func (o *Outbox) upload(u index.Upload) {
 	ctx, cancel := context.WithCancel(o.ctx)
 	fl := &flight{cancel}
 	o.inflight[u.Path] = fl
+	delete(o.parked, u.Path) // in flight now: a settle must not queue it again
 	o.mu.Unlock()
 	defer cancel()
 
@@ -300,6 +308,16 @@ func (o *Outbox) recordOutcome(rel string, write func() error) {
 			o.DiskFull() // says so once space is back
 		}
 	}
+}
+
+// stampMatches reports whether the staged file at full is still the one a
+// close vouched for (an unknown stamp matches).
+func stampMatches(s index.Stamp, full string) bool {
+	if !s.Known() {
+		return true
+	}
+	fi, err := os.Lstat(full)
+	return err == nil && fi.Size() == s.Size && fi.ModTime().Equal(s.MTime)
 }
 
 // errChangedBehind: the staged file is not as it was when its close

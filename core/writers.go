@@ -3,6 +3,7 @@ package core
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -162,7 +163,6 @@ func (o *Outbox) Modify(id uint64) error {
 		o.mu.Unlock()
 		return nil
 	}
-	w.dirty, w.wrote = true, true
 	o.mu.Unlock()
 
 	rel, unlock := o.lockWriter(w)
@@ -171,11 +171,16 @@ func (o *Outbox) Modify(id uint64) error {
 		return nil
 	}
 	if _, err := o.app.opts.Index.Invalidate(o.app.opts.Name, rel); err != nil {
+		// Not dirty: the next change tries again, and none reaches the
+		// disk while the old entry could still vouch for the file.
 		o.mu.Lock()
 		w.fail = o.reasonFor(err)
 		o.mu.Unlock()
 		return err
 	}
+	o.mu.Lock()
+	w.dirty, w.wrote = true, true
+	o.mu.Unlock()
 	return nil
 }
 
@@ -245,6 +250,13 @@ func (o *Outbox) Flushed(id uint64, f SyncFile) error {
 	}
 	if err == nil {
 		err = o.sync.Dir(filepath.Join(o.dir, filepath.FromSlash(path.Dir(rel))))
+		if errors.Is(err, fs.ErrNotExist) {
+			// Its folder was renamed meanwhile (the rename synced both
+			// folders): sync the one it is in now.
+			relNow, unlock := o.lockWriter(w)
+			err = o.sync.Dir(filepath.Join(o.dir, filepath.FromSlash(path.Dir(relNow))))
+			unlock()
+		}
 	}
 	if err != nil {
 		o.Failed(id, err)
@@ -357,4 +369,11 @@ func (o *Outbox) DiskFull() bool {
 		o.kick()
 	}
 	return false
+}
+
+// MadeDir is called after the folder rel was made: its name is synced, so
+// that a file closed in it later does not lose its folder in a crash (a
+// close syncs only the file's own folder).
+func (o *Outbox) MadeDir(rel string) error {
+	return o.sync.Dir(filepath.Join(o.dir, filepath.FromSlash(path.Dir(rel))))
 }

@@ -131,7 +131,11 @@ const privateMode = 0o700 | syscall.S_IFMT
 var _ = (gofs.NodeMkdirer)((*uploadNode)(nil))
 
 func (n *uploadNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	return n.LoopbackNode.Mkdir(ctx, name, mode&privateMode, out)
+	ch, en := n.LoopbackNode.Mkdir(ctx, name, mode&privateMode, out)
+	if en != 0 {
+		return nil, en
+	}
+	return ch, errno(n.log, "mkdir", n.ob.MadeDir(n.child(name)))
 }
 
 var _ = (gofs.NodeSetattrer)((*uploadNode)(nil))

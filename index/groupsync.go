@@ -12,7 +12,8 @@ type groupSync struct {
 	started uint64 // syncs started. GUARDED_BY(mu)
 	done    uint64 // the last finished sync (by start number). GUARDED_BY(mu)
 	running bool   // GUARDED_BY(mu)
-	err     error  // the last finished sync's error. GUARDED_BY(mu)
+	errRun  uint64 // the last sync that failed (by start number). GUARDED_BY(mu)
+	err     error  // its error. GUARDED_BY(mu)
 	waiting int    // callers waiting for a run (tests watch it). GUARDED_BY(mu)
 }
 
@@ -41,8 +42,17 @@ func (g *groupSync) do(fn func() error) error {
 		g.mu.Unlock()
 		err := fn()
 		g.mu.Lock()
-		g.running, g.done, g.err = false, n, err
+		g.running, g.done = false, n
+		if err != nil {
+			g.errRun, g.err = n, err
+		}
 		g.cond.Broadcast()
 	}
-	return g.err
+	if g.errRun >= need {
+		// A run that covered our commit failed (a later success does not
+		// mend it: after a failed fsync the kernel may have dropped the
+		// dirty pages it could not write).
+		return g.err
+	}
+	return nil
 }

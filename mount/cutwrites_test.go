@@ -246,16 +246,19 @@ func TestCloseAndRenameSync(t *testing.T) {
 		o.Sync = cs
 		o.SettleDelay = time.Hour // nothing leaves upload/ during the test
 	})
+	root := filepath.Base(h.m.Apps[0].Outbox().Dir())
 	require.NoError(t, os.Mkdir(h.path("upload", "sub"), 0o700))
+	_, dirs := cs.counts()
+	assert.Equal(t, []string{root}, dirs, "mkdir syncs the folder above")
 	require.NoError(t, os.WriteFile(h.path("upload", "sub", "a.txt.part"), []byte("x"), 0o600))
 	files, dirs := cs.counts()
 	assert.Equal(t, 1, files, "close syncs the file")
-	assert.Equal(t, []string{"sub"}, dirs, "close syncs its folder")
+	assert.Equal(t, []string{root, "sub"}, dirs, "close syncs its folder")
 
 	require.NoError(t, os.Rename(h.path("upload", "sub", "a.txt.part"), h.path("upload", "a.txt")))
 	files, dirs = cs.counts()
 	assert.Equal(t, 1, files)
-	assert.ElementsMatch(t, []string{"sub", filepath.Base(h.m.Apps[0].Outbox().Dir()), "sub"}, dirs, "rename syncs both folders")
+	assert.ElementsMatch(t, []string{root, "sub", root, "sub"}, dirs, "rename syncs both folders")
 
 	// A read-only open and close changes nothing and syncs nothing.
 	r, err := os.Open(h.path("upload", "a.txt"))
