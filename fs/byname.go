@@ -51,7 +51,7 @@ func (d *byNameDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno)
 var _ = (gofs.NodeGetattrer)((*byNameDir)(nil))
 
 func (d *byNameDir) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	dirAttr(&out.Attr, d.StableAttr().Ino, 0o755, d.mounted)
+	dirAttr(out, d.StableAttr().Ino, 0o755, d.mounted)
 	return 0
 }
 

@@ -26,6 +26,12 @@ type filesDir struct {
 var _ = (gofs.NodeLookuper)((*filesDir)(nil))
 
 func (d *filesDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if _, _, ok := core.ParseFileName(name); !ok {
+		// Not "<uuid>" or "<uuid>.thumb": it can never exist, so the
+		// kernel may remember that (a negative entry, see negativeLookups).
+		out.SetEntryTimeout(immutableTimeout)
+		return nil, syscall.ENOENT
+	}
 	e, err := d.app.Lookup(ctx, name)
 	if err != nil {
 		return nil, errno(d.log, "lookup", err)
@@ -55,7 +61,7 @@ func (d *filesDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) 
 var _ = (gofs.NodeGetattrer)((*filesDir)(nil))
 
 func (d *filesDir) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	dirAttr(&out.Attr, d.StableAttr().Ino, 0o755, d.mounted)
+	dirAttr(out, d.StableAttr().Ino, 0o755, d.mounted)
 	return 0
 }
 
