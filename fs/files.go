@@ -200,6 +200,9 @@ const mimeXattr = "user.mime_type"
 var _ = (gofs.NodeGetxattrer)((*fileNode)(nil))
 
 func (n *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	if !core.MayHaveXattr(attr) {
+		return 0, syscall.ENODATA
+	}
 	xs, err := n.app.Xattrs(ctx, n.entry, attr == mimeXattr)
 	if err != nil {
 		return 0, errno(n.log, "getxattr", err)
