@@ -27,25 +27,42 @@ func (d *byNameDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 	if err != nil {
 		return nil, errno(d.log, "lookup", err)
 	}
+	return d.node(ctx, f, out), 0
+}
+
+// node returns the inode of a file's link, and fills out.
+func (d *byNameDir) node(ctx context.Context, f core.File, out *fuse.EntryOut) *gofs.Inode {
 	n := &linkNode{file: f}
 	n.fill(&out.Attr)
 	out.SetEntryTimeout(listingTimeout)
 	out.SetAttrTimeout(immutableTimeout)
-	return d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFLNK, Ino: f.Inodes().ByName}), 0
+	return d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFLNK, Ino: f.Inodes().ByName})
 }
 
-var _ = (gofs.NodeReaddirer)((*byNameDir)(nil))
+var _ = (gofs.NodeOpendirHandler)((*byNameDir)(nil))
 
-func (d *byNameDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
-	var list []fuse.DirEntry
-	err := d.app.ListNames(func(f core.File) error {
-		list = append(list, fuse.DirEntry{Name: f.LinkName(), Ino: f.Inodes().ByName, Mode: syscall.S_IFLNK})
-		return nil
-	})
-	if err != nil {
-		return nil, errno(d.log, "readdir", err)
-	}
-	return gofs.NewListDirStream(list), 0
+// OpendirHandle opens a listing of by-name/ (see listing).
+func (d *byNameDir) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	return &listing[core.File]{
+		dir: d,
+		load: func(ctx context.Context) ([]core.File, syscall.Errno) {
+			var list []core.File
+			err := d.app.ListNames(func(f core.File) error {
+				list = append(list, f)
+				return nil
+			})
+			if err != nil {
+				return nil, errno(d.log, "readdir", err)
+			}
+			return list, 0
+		},
+		dirent: func(f core.File) fuse.DirEntry {
+			return fuse.DirEntry{Name: f.LinkName(), Ino: f.Inodes().ByName, Mode: syscall.S_IFLNK}
+		},
+		lookup: func(ctx context.Context, f core.File, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+			return d.node(ctx, f, out), 0
+		},
+	}, 0, 0
 }
 
 var _ = (gofs.NodeGetattrer)((*byNameDir)(nil))

@@ -36,26 +36,47 @@ func (d *filesDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 	if err != nil {
 		return nil, errno(d.log, "lookup", err)
 	}
+	return d.node(ctx, e, out), 0
+}
+
+// node returns the inode of an entry looked up, and fills out.
+func (d *filesDir) node(ctx context.Context, e core.Entry, out *fuse.EntryOut) *gofs.Inode {
 	n := &fileNode{app: d.app, log: d.log, entry: e, passthrough: d.passthrough}
 	size, final := d.app.Size(e)
 	n.fill(&out.Attr, size)
 	out.SetEntryTimeout(immutableTimeout)
 	out.SetAttrTimeout(attrTimeout(final))
-	return d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: e.Ino()}), 0
+	return d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: e.Ino()})
 }
 
-var _ = (gofs.NodeReaddirer)((*filesDir)(nil))
+var _ = (gofs.NodeOpendirHandler)((*filesDir)(nil))
 
-func (d *filesDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
-	var list []fuse.DirEntry
-	err := d.app.List(func(e core.Entry) error {
-		list = append(list, fuse.DirEntry{Name: e.Name(), Ino: e.Ino(), Mode: syscall.S_IFREG})
-		return nil
-	})
-	if err != nil {
-		return nil, errno(d.log, "readdir", err)
-	}
-	return gofs.NewListDirStream(list), 0
+// OpendirHandle opens a listing of files/ (see listing).
+func (d *filesDir) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	return &listing[core.Entry]{
+		dir: d,
+		load: func(ctx context.Context) ([]core.Entry, syscall.Errno) {
+			var list []core.Entry
+			err := d.app.List(func(e core.Entry) error {
+				list = append(list, e)
+				return nil
+			})
+			if err != nil {
+				return nil, errno(d.log, "readdir", err)
+			}
+			return list, 0
+		},
+		dirent: func(e core.Entry) fuse.DirEntry {
+			return fuse.DirEntry{Name: e.Name(), Ino: e.Ino(), Mode: syscall.S_IFREG}
+		},
+		lookup: func(ctx context.Context, e core.Entry, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+			e, err := d.app.Resolve(ctx, e)
+			if err != nil {
+				return nil, errno(d.log, "lookup", err)
+			}
+			return d.node(ctx, e, out), 0
+		},
+	}, 0, 0
 }
 
 var _ = (gofs.NodeGetattrer)((*filesDir)(nil))
