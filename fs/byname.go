@@ -32,7 +32,7 @@ func (d *byNameDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 
 // node returns the inode of a file's link, and fills out.
 func (d *byNameDir) node(ctx context.Context, f core.File, out *fuse.EntryOut) *gofs.Inode {
-	n := &linkNode{file: f}
+	n := &linkNode{ino: f.Inodes().ByName, target: f.LinkTarget(), uploaded: f.Uploaded()}
 	n.fill(&out.Attr)
 	out.SetEntryTimeout(listingTimeout)
 	out.SetAttrTimeout(immutableTimeout)
@@ -79,19 +79,22 @@ func (d *byNameDir) Unlink(ctx context.Context, name string) syscall.Errno {
 	return errno(d.log, "unlink", d.app.ForgetName(name))
 }
 
-// linkNode is a by-name/ symlink.
+// linkNode is a by-name/ symlink. It keeps what its attributes and
+// target need, not the file's record: the kernel may hold one per file.
 type linkNode struct {
 	gofs.Inode
-	file core.File
+	// read only
+	ino      uint64
+	target   string
+	uploaded time.Time
 }
 
 func (n *linkNode) fill(out *fuse.Attr) {
-	out.Ino = n.file.Inodes().ByName
+	out.Ino = n.ino
 	out.Mode = syscall.S_IFLNK | 0o777
 	out.Nlink = 1
-	out.Size = uint64(len(n.file.LinkTarget()))
-	t := n.file.Uploaded()
-	out.SetTimes(&t, &t, &t)
+	out.Size = uint64(len(n.target))
+	out.SetTimes(&n.uploaded, &n.uploaded, &n.uploaded)
 }
 
 var _ = (gofs.NodeGetattrer)((*linkNode)(nil))
@@ -105,5 +108,5 @@ func (n *linkNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.Att
 var _ = (gofs.NodeReadlinker)((*linkNode)(nil))
 
 func (n *linkNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
-	return []byte(n.file.LinkTarget()), 0
+	return []byte(n.target), 0
 }
