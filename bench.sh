@@ -129,7 +129,7 @@ for n in $ns; do
       table+=("$(summary "$n | $what | $mode | ${med} ms" ${r[$what-$mode]})")
     done
   done
-  table+=("| $n | RSS after listing | | $rss | |")
+  table+=("| $n | RSS after listing | | $rss | | |")
   unset r
   stop_mount
   rm -rf "$local"
