@@ -113,13 +113,23 @@ func (a *App) Lookup(ctx context.Context, name string) (Entry, error) {
 	if err != nil {
 		return Entry{}, err
 	}
+	return a.Resolve(ctx, Entry{file: f, Thumb: thumb})
+}
+
+// Resolve finishes the lookup of an entry whose record is already at hand
+// (one List gave, so that the lookups following a listing read the index
+// no more): it answers as Lookup does for the entry's name, ErrNotExist
+// for an entry not shown, and fetches a thumbnail so its size is known.
+func (a *App) Resolve(ctx context.Context, e Entry) (Entry, error) {
+	f, thumb := e.file, e.Thumb
 	if thumb && !hasThumb(f) && f.MIME == "" && !f.Expired {
 		// Whether the server makes a thumbnail depends on the type.
+		var err error
 		if f, err = a.resolveMIME(ctx, f); err != nil {
 			return Entry{}, err
 		}
 	}
-	e := Entry{file: f, Thumb: thumb}
+	e = Entry{file: f, Thumb: thumb}
 	if (thumb && !hasThumb(f)) || !a.visible(e) {
 		return Entry{}, ErrNotExist
 	}

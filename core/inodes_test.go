@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -38,4 +39,26 @@ func TestInodesAreStable(t *testing.T) {
 		"a.png": {File: a.Ino, Thumb: a.Ino + 1, ByName: a.Ino + 2},
 		"b.txt": {File: b.Ino, Thumb: b.Ino + 1, ByName: b.Ino + 2},
 	}, got)
+}
+
+// Every attribute an entry of files/ shows is one MayHaveXattr admits, so
+// fs may answer the others (security.*, system.posix_acl_*) at once.
+func TestMayHaveXattrAdmitsEveryFileXattr(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, newFakeRemote(), nil)
+	f := index.File{App: testApp, UUID: uuidA, Name: "a.png", Size: 1, HasThumb: true, ShareSecret: "s",
+		URL: "http://x/" + uuidA, MIME: "image/png", Expires: time.Unix(1e9, 0)}
+	require.NoError(t, e.idx.Put(&f))
+	n := 0
+	require.NoError(t, e.app.List(func(en core.Entry) error {
+		for _, x := range core.FileXattrs(en) {
+			assert.True(t, core.MayHaveXattr(x.Name), x.Name)
+			n++
+		}
+		return nil
+	}))
+	assert.Greater(t, n, 6)
+	for _, name := range []string{"security.selinux", "system.posix_acl_access", "system.posix_acl_default", "trusted.x"} {
+		assert.False(t, core.MayHaveXattr(name), name)
+	}
 }

@@ -2,6 +2,7 @@ package core
 
 import (
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/chatfs/chatfs/index"
@@ -51,6 +52,12 @@ type Xattr struct {
 // XattrShareSecret names a restricted file's share-secret, which the mount
 // shows to the mounting user only.
 const XattrShareSecret = "user.chatfs.share_secret"
+
+// MayHaveXattr reports whether an entry of files/ can have an extended
+// attribute of that name: only user.* ones, so that the security.* and
+// system.posix_acl_* names ls -l asks for every file are answered without
+// the index.
+func MayHaveXattr(name string) bool { return strings.HasPrefix(name, "user.") }
 
 // FileXattrs are the extended attributes of an entry of files/, in a fixed
 // order: the chatfs attributes, then the freedesktop ones file managers read.

@@ -27,31 +27,48 @@ func (d *byNameDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 	if err != nil {
 		return nil, errno(d.log, "lookup", err)
 	}
-	n := &linkNode{file: f}
+	return d.node(ctx, f, out), 0
+}
+
+// node returns the inode of a file's link, and fills out.
+func (d *byNameDir) node(ctx context.Context, f core.File, out *fuse.EntryOut) *gofs.Inode {
+	n := &linkNode{ino: f.Inodes().ByName, target: f.LinkTarget(), uploaded: f.Uploaded()}
 	n.fill(&out.Attr)
 	out.SetEntryTimeout(listingTimeout)
 	out.SetAttrTimeout(immutableTimeout)
-	return d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFLNK, Ino: f.Inodes().ByName}), 0
+	return d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFLNK, Ino: f.Inodes().ByName})
 }
 
-var _ = (gofs.NodeReaddirer)((*byNameDir)(nil))
+var _ = (gofs.NodeOpendirHandler)((*byNameDir)(nil))
 
-func (d *byNameDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
-	var list []fuse.DirEntry
-	err := d.app.ListNames(func(f core.File) error {
-		list = append(list, fuse.DirEntry{Name: f.LinkName(), Ino: f.Inodes().ByName, Mode: syscall.S_IFLNK})
-		return nil
-	})
-	if err != nil {
-		return nil, errno(d.log, "readdir", err)
-	}
-	return gofs.NewListDirStream(list), 0
+// OpendirHandle opens a listing of by-name/ (see listing).
+func (d *byNameDir) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	return &listing[core.File]{
+		dir: d,
+		load: func(ctx context.Context) ([]core.File, syscall.Errno) {
+			var list []core.File
+			err := d.app.ListNames(func(f core.File) error {
+				list = append(list, f)
+				return nil
+			})
+			if err != nil {
+				return nil, errno(d.log, "readdir", err)
+			}
+			return list, 0
+		},
+		dirent: func(f core.File) fuse.DirEntry {
+			return fuse.DirEntry{Name: f.LinkName(), Ino: f.Inodes().ByName, Mode: syscall.S_IFLNK}
+		},
+		lookup: func(ctx context.Context, f core.File, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+			return d.node(ctx, f, out), 0
+		},
+	}, 0, 0
 }
 
 var _ = (gofs.NodeGetattrer)((*byNameDir)(nil))
 
 func (d *byNameDir) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	dirAttr(&out.Attr, d.StableAttr().Ino, 0o755, d.mounted)
+	dirAttr(out, d.StableAttr().Ino, 0o755, d.mounted)
 	return 0
 }
 
@@ -62,19 +79,22 @@ func (d *byNameDir) Unlink(ctx context.Context, name string) syscall.Errno {
 	return errno(d.log, "unlink", d.app.ForgetName(name))
 }
 
-// linkNode is a by-name/ symlink.
+// linkNode is a by-name/ symlink. It keeps what its attributes and
+// target need, not the file's record: the kernel may hold one per file.
 type linkNode struct {
 	gofs.Inode
-	file core.File
+	// read only
+	ino      uint64
+	target   string
+	uploaded time.Time
 }
 
 func (n *linkNode) fill(out *fuse.Attr) {
-	out.Ino = n.file.Inodes().ByName
+	out.Ino = n.ino
 	out.Mode = syscall.S_IFLNK | 0o777
 	out.Nlink = 1
-	out.Size = uint64(len(n.file.LinkTarget()))
-	t := n.file.Uploaded()
-	out.SetTimes(&t, &t, &t)
+	out.Size = uint64(len(n.target))
+	out.SetTimes(&n.uploaded, &n.uploaded, &n.uploaded)
 }
 
 var _ = (gofs.NodeGetattrer)((*linkNode)(nil))
@@ -88,5 +108,5 @@ func (n *linkNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.Att
 var _ = (gofs.NodeReadlinker)((*linkNode)(nil))
 
 func (n *linkNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
-	return []byte(n.file.LinkTarget()), 0
+	return []byte(n.target), 0
 }

@@ -26,36 +26,63 @@ type filesDir struct {
 var _ = (gofs.NodeLookuper)((*filesDir)(nil))
 
 func (d *filesDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if _, _, ok := core.ParseFileName(name); !ok {
+		// Not "<uuid>" or "<uuid>.thumb": it can never exist, so the
+		// kernel may remember that (a negative entry, see negativeLookups).
+		out.SetEntryTimeout(immutableTimeout)
+		return nil, syscall.ENOENT
+	}
 	e, err := d.app.Lookup(ctx, name)
 	if err != nil {
 		return nil, errno(d.log, "lookup", err)
 	}
+	return d.node(ctx, e, out), 0
+}
+
+// node returns the inode of an entry looked up, and fills out.
+func (d *filesDir) node(ctx context.Context, e core.Entry, out *fuse.EntryOut) *gofs.Inode {
 	n := &fileNode{app: d.app, log: d.log, entry: e, passthrough: d.passthrough}
 	size, final := d.app.Size(e)
 	n.fill(&out.Attr, size)
 	out.SetEntryTimeout(immutableTimeout)
 	out.SetAttrTimeout(attrTimeout(final))
-	return d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: e.Ino()}), 0
+	return d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: e.Ino()})
 }
 
-var _ = (gofs.NodeReaddirer)((*filesDir)(nil))
+var _ = (gofs.NodeOpendirHandler)((*filesDir)(nil))
 
-func (d *filesDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
-	var list []fuse.DirEntry
-	err := d.app.List(func(e core.Entry) error {
-		list = append(list, fuse.DirEntry{Name: e.Name(), Ino: e.Ino(), Mode: syscall.S_IFREG})
-		return nil
-	})
-	if err != nil {
-		return nil, errno(d.log, "readdir", err)
-	}
-	return gofs.NewListDirStream(list), 0
+// OpendirHandle opens a listing of files/ (see listing).
+func (d *filesDir) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	return &listing[core.Entry]{
+		dir: d,
+		load: func(ctx context.Context) ([]core.Entry, syscall.Errno) {
+			var list []core.Entry
+			err := d.app.List(func(e core.Entry) error {
+				list = append(list, e)
+				return nil
+			})
+			if err != nil {
+				return nil, errno(d.log, "readdir", err)
+			}
+			return list, 0
+		},
+		dirent: func(e core.Entry) fuse.DirEntry {
+			return fuse.DirEntry{Name: e.Name(), Ino: e.Ino(), Mode: syscall.S_IFREG}
+		},
+		lookup: func(ctx context.Context, e core.Entry, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+			e, err := d.app.Resolve(ctx, e)
+			if err != nil {
+				return nil, errno(d.log, "lookup", err)
+			}
+			return d.node(ctx, e, out), 0
+		},
+	}, 0, 0
 }
 
 var _ = (gofs.NodeGetattrer)((*filesDir)(nil))
 
 func (d *filesDir) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	dirAttr(&out.Attr, d.StableAttr().Ino, 0o755, d.mounted)
+	dirAttr(out, d.StableAttr().Ino, 0o755, d.mounted)
 	return 0
 }
 
@@ -194,6 +221,9 @@ const mimeXattr = "user.mime_type"
 var _ = (gofs.NodeGetxattrer)((*fileNode)(nil))
 
 func (n *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	if !core.MayHaveXattr(attr) {
+		return 0, syscall.ENODATA
+	}
 	xs, err := n.app.Xattrs(ctx, n.entry, attr == mimeXattr)
 	if err != nil {
 		return 0, errno(n.log, "getxattr", err)

@@ -25,8 +25,10 @@ import (
 )
 
 // Kernel cache timeouts. Content and attributes of files/ never change for
-// a uuid; upload/ is uncached because uploads take files out of it behind
-// the kernel's back.
+// a uuid, nor do the fixed folders (the root, <app>/, files/, by-name/ and
+// the name upload/), so a path walk does not ask for them again; upload/'s
+// contents are uncached because uploads take files out of it behind the
+// kernel's back.
 const (
 	immutableTimeout = time.Hour
 	listingTimeout   = time.Second
@@ -83,7 +85,33 @@ func Mount(mountpoint string, o Options) (*fuse.Server, error) {
 		// No global entry/attr timeout: nodes that may be cached say so.
 		Logger: traceLogger(o.Logger, slog.LevelWarn),
 	}
-	return gofs.Mount(mountpoint, root, opts)
+	server, err := fuse.NewServer(negativeLookups{gofs.NewNodeFS(root, opts)}, mountpoint, &opts.MountOptions)
+	if err != nil {
+		return nil, err
+	}
+	go server.Serve()
+	if err := server.WaitMount(); err != nil {
+		return nil, err
+	}
+	return server, nil
+}
+
+// negativeLookups lets a node's Lookup ask the kernel to cache its ENOENT:
+// one that sets an entry timeout before it returns ENOENT is answered as a
+// negative entry (node id 0) valid for that long. go-fuse itself offers
+// only a mount-wide NegativeTimeout, which would also cache the misses of
+// upload/ and of names an upload may yet bring.
+type negativeLookups struct {
+	fuse.RawFileSystem
+}
+
+func (n negativeLookups) Lookup(cancel <-chan struct{}, header *fuse.InHeader, name string, out *fuse.EntryOut) fuse.Status {
+	st := n.RawFileSystem.Lookup(cancel, header, name, out)
+	if st == fuse.ENOENT && out.EntryTimeout() > 0 {
+		out.NodeId = 0
+		return fuse.OK
+	}
+	return st
 }
 
 // rootNode is the mount's root: one directory per app.
@@ -114,10 +142,16 @@ func (r *rootNode) OnAdd(ctx context.Context) {
 	}
 }
 
+var _ = (gofs.NodeLookuper)((*rootNode)(nil))
+
+func (r *rootNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return fixedLookup(ctx, &r.Inode, name, out)
+}
+
 var _ = (gofs.NodeGetattrer)((*rootNode)(nil))
 
 func (r *rootNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	dirAttr(&out.Attr, core.RootIno, 0o755, r.mounted)
+	dirAttr(out, core.RootIno, 0o755, r.mounted)
 	return 0
 }
 
@@ -158,17 +192,46 @@ type staticDir struct {
 	mounted time.Time
 }
 
+var _ = (gofs.NodeLookuper)((*staticDir)(nil))
+
+func (d *staticDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return fixedLookup(ctx, &d.Inode, name, out)
+}
+
 var _ = (gofs.NodeGetattrer)((*staticDir)(nil))
 
 func (d *staticDir) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	dirAttr(&out.Attr, d.StableAttr().Ino, 0o755, d.mounted)
+	dirAttr(out, d.StableAttr().Ino, 0o755, d.mounted)
 	return 0
 }
 
-// dirAttr fills the attributes of a synthetic directory.
-func dirAttr(out *fuse.Attr, ino uint64, mode uint32, t time.Time) {
+// fixedLookup looks up a child of a directory whose children are fixed at
+// mount time: the name is cached for good, and so is ENOENT for any other
+// name; the attributes for as long as the child's Getattr says (upload/'s
+// change, the synthetic folders' do not).
+func fixedLookup(ctx context.Context, parent *gofs.Inode, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	out.SetEntryTimeout(immutableTimeout)
+	child := parent.GetChild(name)
+	if child == nil {
+		return nil, syscall.ENOENT // a negative entry (see negativeLookups)
+	}
+	if ga, ok := child.Operations().(gofs.NodeGetattrer); ok {
+		var a fuse.AttrOut
+		if errno := ga.Getattr(ctx, nil, &a); errno != 0 {
+			return nil, errno
+		}
+		out.Attr = a.Attr
+		out.AttrValid, out.AttrValidNsec = a.AttrValid, a.AttrValidNsec
+	}
+	return child, 0
+}
+
+// dirAttr fills the attributes of a synthetic directory, which never
+// change while mounted.
+func dirAttr(out *fuse.AttrOut, ino uint64, mode uint32, t time.Time) {
 	out.Ino = ino
 	out.Mode = syscall.S_IFDIR | mode
 	out.Nlink = 2
 	out.SetTimes(&t, &t, &t)
+	out.SetTimeout(immutableTimeout)
 }
