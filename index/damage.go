@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/dgraph-io/badger/v4"
@@ -29,7 +30,7 @@ func damaged(dir, format string, a ...any) error {
 // checksum is skipped with a log line; a truncated one panics in a
 // goroutine badger starts, which no recover in this one can catch. So every
 // table is read and checksummed here first.
-func checkFiles(dir string) error {
+func checkFiles(dir string, bo badger.Options) error {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("index: %w", err)
@@ -50,12 +51,43 @@ func checkFiles(dir string) error {
 	if !manifest && data != "" {
 		return damaged(dir, "its MANIFEST is missing, but data files (%s) are there", data)
 	}
+	if manifest {
+		// Only the tables the MANIFEST lists hold the index: a crash can
+		// leave a table half written that was never added to it (a flush
+		// or compaction cut short), which badger removes when it opens.
+		listed, err := manifestTables(dir, bo)
+		if err != nil {
+			return damaged(dir, "its MANIFEST cannot be read: %v", err)
+		}
+		tables = slices.DeleteFunc(tables, func(name string) bool {
+			id, ok := table.ParseFileID(name)
+			return ok && !listed[id]
+		})
+	}
 	for _, name := range tables {
 		if err := checkTable(filepath.Join(dir, name)); err != nil {
 			return damaged(dir, "table %s: %v", name, err)
 		}
 	}
 	return nil
+}
+
+// manifestTables returns the ids of the tables the MANIFEST in dir lists.
+func manifestTables(dir string, bo badger.Options) (map[uint64]bool, error) {
+	f, err := os.Open(filepath.Join(dir, "MANIFEST"))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	m, _, err := badger.ReplayManifestFile(f, bo.ExternalMagicVersion, bo)
+	if err != nil {
+		return nil, err
+	}
+	ids := make(map[uint64]bool, len(m.Tables))
+	for id := range m.Tables {
+		ids[id] = true
+	}
+	return ids, nil
 }
 
 // checkTable reads the table at p whole and verifies its checksums,

@@ -121,7 +121,7 @@ func Open(dir string, o Options) (*DB, error) {
 	}
 	bo = tune(bo).WithLogger(badgerLogger{db.log})
 	if db.dir != "" {
-		if err := checkFiles(dir); err != nil {
+		if err := checkFiles(dir, bo); err != nil {
 			db.lock.release()
 			return nil, err
 		}
