@@ -41,6 +41,11 @@ func (db *DB) Put(f *File) error {
 		stored, err = db.putFile(txn, *f)
 		return err
 	})
+	if err == nil {
+		// Durable before the record log says so: a power cut must not leave
+		// the log holding a record the index lost, which Open calls damage.
+		err = db.sync()
+	}
 	if err != nil {
 		return fmt.Errorf("index: put %s/%s: %w", f.App, f.UUID, err)
 	}
