@@ -20,6 +20,9 @@ import (
 // file's path in files/.
 func benchFile(b *testing.B, size int, opts ...hopt) (*harness, *service, string) {
 	svc := newService(b, emulator.Options{MaxSize: 200 << 20})
+	// Downloads are bounded by the app's size limit: raise it to the
+	// emulator's, as an app whose limit is higher would.
+	opts = append([]hopt{func(_ *mount.Options, a *config.App) { a.MaxSize = 200 << 20 }}, opts...)
 	h := newHarness(b, svc, "", opts...)
 	data := randomBytes(b, size)
 	res, err := svc.client(b, appID).Upload(context.Background(), remote.UploadRequest{Name: "b", File: bytes.NewReader(data), Size: int64(size)})
@@ -70,7 +73,7 @@ func benchReadCached(b *testing.B, opts ...hopt) {
 func BenchmarkReadFirstTime(b *testing.B) {
 	const size = 16 << 20
 	svc := newService(b, emulator.Options{MaxSize: 200 << 20})
-	h := newHarness(b, svc, "")
+	h := newHarness(b, svc, "", func(_ *mount.Options, a *config.App) { a.MaxSize = 200 << 20 })
 	c := svc.client(b, appID)
 	data := randomBytes(b, size)
 	paths := make([]string, b.N)
