@@ -106,7 +106,16 @@ func (h *Handle) Size() int64 {
 // then returns Size(), which is still -1 if the Fetcher announced no size
 // and the fill runs on. It returns the fill's error if the fill failed, and
 // ctx.Err() if ctx ends first.
-func (h *Handle) WaitSize(ctx context.Context) (int64, error) {
+func (h *Handle) WaitSize(ctx context.Context) (int64, error) { return h.wait(ctx, true) }
+
+// Wait waits until all the entry's bytes are on disk and returns its size,
+// or returns the fill's error if the fill failed, or ctx.Err() if ctx ends
+// first (which does not disturb the fill).
+func (h *Handle) Wait(ctx context.Context) (int64, error) { return h.wait(ctx, false) }
+
+// wait waits until the fill has ended, or (answered) until the Fetcher
+// has answered: the fill's size, its error, or ctx.Err().
+func (h *Handle) wait(ctx context.Context, answered bool) (int64, error) {
 	if h.closed.Load() {
 		return -1, os.ErrClosed
 	}
@@ -125,40 +134,9 @@ func (h *Handle) WaitSize(ctx context.Context) (int64, error) {
 			n := f.filled
 			f.mu.Unlock()
 			return n, nil
-		case f.answered:
+		case answered && f.answered:
 			n := f.size
 			f.mu.Unlock()
-			return n, nil
-		}
-		changed := f.waitLocked()
-		f.mu.Unlock()
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return -1, ctx.Err()
-		}
-	}
-}
-
-// Wait waits until all the entry's bytes are on disk and returns its size,
-// or returns the fill's error if the fill failed, or ctx.Err() if ctx ends
-// first (which does not disturb the fill).
-func (h *Handle) Wait(ctx context.Context) (int64, error) {
-	if h.closed.Load() {
-		return -1, os.ErrClosed
-	}
-	if h.f == nil {
-		return h.size, nil
-	}
-	f := h.f
-	for {
-		f.mu.Lock()
-		if f.done {
-			n, err := f.filled, f.err
-			f.mu.Unlock()
-			if err != nil {
-				return -1, err
-			}
 			return n, nil
 		}
 		changed := f.waitLocked()

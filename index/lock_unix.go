@@ -7,7 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
+
+	"github.com/chatfs/chatfs/internal/flock"
 )
 
 // lockFileName is chatfs's own lock in the index directory. Badger keeps a
@@ -22,21 +23,11 @@ const lockFileName = "chatfs.lock"
 type dirLock struct{ f *os.File }
 
 func lockDir(dir string) (*dirLock, error) {
-	f, err := os.OpenFile(filepath.Join(dir, lockFileName), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("index: %w", err)
-	}
-	for {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if !errors.Is(err, syscall.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%w: %s", ErrLocked, dir)
-		}
+	f, err := flock.Try(filepath.Join(dir, lockFileName))
+	switch {
+	case errors.Is(err, flock.ErrHeld):
+		return nil, fmt.Errorf("%w: %s", ErrLocked, dir)
+	case err != nil:
 		return nil, fmt.Errorf("index: lock %s: %w", dir, err)
 	}
 	return &dirLock{f: f}, nil

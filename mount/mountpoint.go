@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/chatfs/chatfs/config"
+	"github.com/chatfs/chatfs/internal/flock"
 )
 
 // CheckMountpoint refuses a mount point chatfs cannot serve well: one that
@@ -86,21 +87,11 @@ type StateLock struct{ f *os.File }
 // before it starts anything (the embedded emulator rewrites its port file
 // when it starts); the index keeps its own lock besides.
 func LockState(d config.Dirs) (*StateLock, error) {
-	f, err := os.OpenFile(filepath.Join(d.Data, "mount.lock"), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("state lock: %w", err)
-	}
-	for {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if !errors.Is(err, syscall.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, inUse(d.Data)
-		}
+	f, err := flock.Try(filepath.Join(d.Data, "mount.lock"))
+	switch {
+	case errors.Is(err, flock.ErrHeld):
+		return nil, inUse(d.Data)
+	case err != nil:
 		return nil, fmt.Errorf("state lock: %w", err)
 	}
 	return &StateLock{f: f}, nil
