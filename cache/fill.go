@@ -144,11 +144,20 @@ func (c *Cache) acquireSlot(f *fill) error {
 	c.mu.Unlock()
 	select {
 	case c.slots <- struct{}{}:
-		if f.ctx.Err() != nil { // a slot freed by Close: do not start
+		// A slot freed by Close: do not start. c.ctx is cancelled before
+		// any fill's own context (those follow it in AfterFunc goroutines),
+		// so it is the one that tells.
+		if c.ctx.Err() != nil {
+			<-c.slots
+			return context.Cause(c.ctx)
+		}
+		if f.ctx.Err() != nil {
 			<-c.slots
 			return context.Cause(f.ctx)
 		}
 		return nil
+	case <-c.ctx.Done():
+		return context.Cause(c.ctx)
 	case <-f.ctx.Done():
 		return context.Cause(f.ctx)
 	}
