@@ -54,6 +54,8 @@ type Options struct {
 	// (uploads and downloads are limited separately, as the service does).
 	// Default 90. Negative disables the limiter (tests only).
 	RateLimit float64
+	// SendLimits pace messages, with limiters of their own.
+	SendLimits SendLimits
 	// Timeouts: TCP connect, waiting for response headers, and the longest
 	// pause allowed between two reads of a response body.
 	ConnectTimeout  time.Duration // default 10s

@@ -34,6 +34,7 @@ type Client struct {
 	hc        *http.Client
 	upLimit   *rate.Limiter // nil when disabled
 	downLimit *rate.Limiter // nil when disabled
+	send      sendLimits
 	idle      time.Duration
 	log       *slog.Logger
 	userAgent string
@@ -76,6 +77,7 @@ func New(o Options) (*Client, error) {
 		log:       o.Logger,
 		userAgent: o.UserAgent,
 	}
+	c.send = newSendLimits(o.SendLimits)
 	if o.RateLimit > 0 {
 		c.upLimit = newLimiter(o.RateLimit)
 		c.downLimit = newLimiter(o.RateLimit)

@@ -59,6 +59,11 @@ const (
 	CodeTooLarge        = "file exceeding maximum limit"
 	CodeReachLimit      = "reach_limit"
 	CodeResourceLimited = "resource_limited"
+	// Messages: 400 message_send_error (a refused message: no sender, too
+	// many recipients, too large) or invalid_request_body; 403
+	// message_send_error is the service's send rate limit.
+	CodeMessageSendError   = "message_send_error"
+	CodeInvalidRequestBody = "invalid_request_body"
 )
 
 const (
@@ -218,7 +223,7 @@ func IsQuotaExceeded(err error) bool {
 }
 
 // IsRetryable reports whether trying again may succeed: 408, 5xx, 429
-// reach_limit, network errors (refused or reset connections, EOF before or
+// reach_limit, 403 message_send_error (message send reach limit), network errors (refused or reset connections, EOF before or
 // inside an answer, timeouts). A canceled or expired context is not
 // retryable, nor is any other answer of the server.
 func IsRetryable(err error) bool {
@@ -231,6 +236,8 @@ func IsRetryable(err error) bool {
 			return true
 		case e.Status == http.StatusTooManyRequests:
 			return e.Code != CodeResourceLimited
+		case e.Status == http.StatusForbidden:
+			return e.Code == CodeMessageSendError // message send reach limit
 		}
 		return false
 	}

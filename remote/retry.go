@@ -40,6 +40,10 @@ type call struct {
 	op      string        // for errors and logs: "upload", "download"
 	uuid    string        // for logs; empty for uploads
 	limiter *rate.Limiter // nil: no limit
+	// msgs, when set, is paced too, n tokens an attempt (the recipients
+	// of a message; at most its burst).
+	msgs *rate.Limiter
+	n    int
 	// send makes one attempt with token and returns the response, whatever
 	// its status. It is called again for every attempt.
 	send func(ctx context.Context, token string) (*http.Response, error)
@@ -56,6 +60,11 @@ func (c *Client) do(ctx context.Context, cl call) (*http.Response, error) {
 	for attempt := 1; ; attempt++ {
 		if cl.limiter != nil {
 			if err := cl.limiter.Wait(ctx); err != nil {
+				return nil, fmt.Errorf("remote: %s: %w", cl.op, ctxErr(ctx, err))
+			}
+		}
+		if cl.msgs != nil {
+			if err := cl.msgs.WaitN(ctx, min(max(cl.n, 1), cl.msgs.Burst())); err != nil {
 				return nil, fmt.Errorf("remote: %s: %w", cl.op, ctxErr(ctx, err))
 			}
 		}
