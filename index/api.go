@@ -37,6 +37,18 @@ type File struct {
 	ThumbUUID   string // for videos: the separately uploaded thumbnail image
 	ThumbSecret string
 	Expired     bool // the server answered file_expired
+	// Msg is the message that carried the file, when chatfs sent it
+	// (send/); nil for other files.
+	Msg *Message `json:",omitempty"`
+}
+
+// Message is a chat message that carried a file.
+type Message struct {
+	ID   string    // the service's message id
+	Kind string    // "users", "chatgroups" or "chatrooms", as the send call names it
+	From string    // the sender
+	To   string    // the user name, group id or room id it went to
+	Sent time.Time // the service's timestamp of the send
 }
 
 // UploadState is the state of an outbox entry.
@@ -67,6 +79,10 @@ type Upload struct {
 	// Stamp is the staged file as it was when its close vouched for it;
 	// zero when unknown (entries of older versions).
 	Stamp Stamp
+	// Uploaded is the file as uploaded, recorded by Uploaded while its
+	// message is still to be sent (send/ queues): a later claim sends it
+	// without uploading it again. Enqueue (a change) drops it.
+	Uploaded *File `json:",omitempty"`
 }
 
 // Stamp is a staged file's size and modification time, as recorded when it

@@ -395,7 +395,7 @@ func (db *DB) Complete(app, path string, f *File) error {
 	if f.App == "" {
 		f.App = app
 	}
-	if f.App != app {
+	if f.App != app && app != SendQueue(f.App) {
 		return fmt.Errorf("%w: file of app %q completes an upload of app %q", errInvalid, f.App, app)
 	}
 	if err := checkEntry(app, path); err != nil {
@@ -433,6 +433,62 @@ func (db *DB) Complete(app, path string, f *File) error {
 		f.Ino, f.LinkName = stored.Ino, stored.LinkName
 	}
 	return wrap("complete", app, path, err)
+}
+
+// SendQueue is the name of the queue of app's send/ outbox, which the
+// queue methods take in place of an app name: its entries are claimed
+// apart from upload/'s, and Complete records their files as app's. App
+// names are directory names, which never hold '/', so it names no app.
+func SendQueue(app string) string { return app + "/send" }
+
+// Uploaded records that the claimed (Uploading) entry of app/path was
+// uploaded as f, whose message is still to be sent: the entry keeps f
+// through Fail, Requeue, Rename and a crash, so that the file is never
+// uploaded again, only sent, until a change queues it anew (Enqueue). It
+// is on disk when Uploaded returns. A stale report (the entry no longer
+// Uploading) changes nothing and returns ErrNotFound.
+func (db *DB) Uploaded(app, path string, f File) error {
+	if err := checkEntry(app, path); err != nil {
+		return err
+	}
+	if err := checkFile(&f); err != nil {
+		return err
+	}
+	now := db.now()
+	err := db.update(func(txn *badger.Txn) error {
+		r, err := getQueue(txn, app, path)
+		if err != nil {
+			return err
+		}
+		if r.State != Uploading {
+			return ErrNotFound
+		}
+		r.Uploaded, r.Updated = &f, now
+		return putQueue(txn, &r)
+	})
+	if err == nil {
+		err = db.sync()
+	}
+	return wrap("uploaded", app, path, err)
+}
+
+// Requeue puts a claimed (Uploading) entry of app/path back to Waiting in
+// the place it was claimed from, keeping all it knows (Attempts, Error,
+// Uploaded): its attempt was cut, not failed. Other states are left alone.
+func (db *DB) Requeue(app, path string) error {
+	now := db.now()
+	err := db.update(func(txn *badger.Txn) error {
+		r, err := getQueue(txn, app, path)
+		if err != nil || r.State != Uploading {
+			return err
+		}
+		r.Updated = now
+		if err := db.rewait(txn, &r); err != nil {
+			return err
+		}
+		return putQueue(txn, &r)
+	})
+	return wrap("requeue", app, path, err)
 }
 
 // Remove drops the entry of app/path in whatever state; a missing entry is
