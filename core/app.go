@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -20,6 +21,7 @@ import (
 type Remote interface {
 	Upload(ctx context.Context, req remote.UploadRequest) (remote.UploadResult, error)
 	Download(ctx context.Context, req remote.DownloadRequest) (*remote.Download, error)
+	SendMessage(ctx context.Context, kind remote.ChatKind, msg remote.Message) (remote.SendResult, error)
 }
 
 // Options configure an App. Zero durations take defaults.
@@ -29,6 +31,9 @@ type Options struct {
 	Index     *index.DB
 	Cache     *cache.Cache
 	OutboxDir string // the app's staging directory, backing upload/
+	// SendDir is the staging directory backing send/; "" for no send/.
+	SendDir string
+	SendAs  string // the sender of messages sent from send/; default DefaultSendAs
 
 	MaxSize      int64 // bytes; writes past it fail with ErrTooLarge
 	Restrict     bool  // upload with restrict-access
@@ -52,9 +57,10 @@ type Options struct {
 // App is one mounted app. It is safe for concurrent use.
 type App struct {
 	// read only after New
-	opts   Options
-	log    *slog.Logger
-	outbox *Outbox
+	opts    Options
+	log     *slog.Logger
+	outbox  *Outbox
+	sendbox *Outbox // nil without Options.SendDir
 
 	ctx     context.Context         // the owner of probes: cancelled by Close
 	cancel  context.CancelCauseFunc // cancels ctx
@@ -104,6 +110,12 @@ func New(o Options) (*App, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.SendAs == "" {
+		o.SendAs = DefaultSendAs
+	}
+	if !remote.ValidTarget(o.SendAs) {
+		return nil, fmt.Errorf("core: sender %q is not a well-formed user name (letters, digits, _ - ., at most 64)", o.SendAs)
+	}
 	// Not expirable.LRU: its cleanup goroutine can never be stopped, and
 	// it reads the wall clock rather than Options.Now. Entries carry their
 	// expiry instead, checked when asked for.
@@ -118,11 +130,16 @@ func New(o Options) (*App, error) {
 		probes:   make(map[string]*probe),
 	}
 	a.ctx, a.cancel = context.WithCancelCause(context.Background())
-	ob, err := newOutbox(a)
+	ob, err := newOutbox(a, o.OutboxDir, false)
 	if err != nil {
 		return nil, err
 	}
 	a.outbox = ob
+	if o.SendDir != "" {
+		if a.sendbox, err = newOutbox(a, o.SendDir, true); err != nil {
+			return nil, err
+		}
+	}
 	return a, nil
 }
 
@@ -135,17 +152,38 @@ func (a *App) MaxSize() int64 { return a.opts.MaxSize }
 // Outbox is the app's upload outbox.
 func (a *App) Outbox() *Outbox { return a.outbox }
 
-// Start recovers the outbox from disk and starts the uploaders.
-func (a *App) Start(ctx context.Context) error { return a.outbox.start(ctx) }
+// Sendbox is the app's send/ outbox; nil when it has none.
+func (a *App) Sendbox() *Outbox { return a.sendbox }
 
-// Close stops the app's background work and waits for it: the uploaders,
+// DefaultSendAs is the sender of messages when none is configured: the
+// service's own default.
+const DefaultSendAs = "admin"
+
+// Start recovers the outboxes from disk and starts the uploaders.
+func (a *App) Start(ctx context.Context) error {
+	if err := a.outbox.start(ctx); err != nil {
+		return err
+	}
+	if a.sendbox != nil {
+		return a.sendbox.start(ctx)
+	}
+	return nil
+}
+
+// Close stops the app's background work and waits for it: the senders
+// and uploaders,
 // giving uploads in flight up to grace to finish (the rest stay queued for
 // the next mount), the thumbnail prefetches, then the lookups of unknown
 // uuids in flight, which are cancelled. Nothing of the app writes to the
 // index or opens the cache after Close returns. Lookups after Close fail
 // with ErrClosed.
 func (a *App) Close(grace time.Duration) {
+	var wg sync.WaitGroup
+	if a.sendbox != nil {
+		wg.Go(func() { a.sendbox.close(grace) })
+	}
 	a.outbox.close(grace)
+	wg.Wait()
 	a.mu.Lock()
 	a.closed = true
 	a.mu.Unlock()

@@ -66,7 +66,7 @@ func (o *Outbox) authBlocked(ctx context.Context) bool {
 	o.auth.mu.Unlock()
 	if fp != refused {
 		o.app.log.Info("upload: a new token; retrying uploads now")
-		if _, err := o.app.opts.Index.Wake(o.app.opts.Name); err != nil {
+		if _, err := o.app.opts.Index.Wake(o.queue); err != nil {
 			o.app.log.Error("outbox: wake queue", "err", err)
 		}
 	}

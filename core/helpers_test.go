@@ -64,6 +64,50 @@ type fakeRemote struct {
 	files     map[string][]byte
 	secrets   map[string]string
 	downloads []remote.DownloadRequest
+	messages  []message // messages the fake accepted
+	sends     int       // SendMessage calls
+
+	// onSend, if set, is asked before a message is accepted (n counts
+	// calls from 1): an error refuses it.
+	onSend func(ctx context.Context, n int, kind remote.ChatKind, msg remote.Message) error
+}
+
+// message is one message the fake accepted.
+type message struct {
+	Kind remote.ChatKind
+	Msg  remote.Message
+	ID   string
+}
+
+func (f *fakeRemote) SendMessage(ctx context.Context, kind remote.ChatKind, msg remote.Message) (remote.SendResult, error) {
+	f.mu.Lock()
+	f.sends++
+	n := f.sends
+	f.mu.Unlock()
+	if f.onSend != nil {
+		if err := f.onSend(ctx, n, kind, msg); err != nil {
+			return remote.SendResult{}, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return remote.SendResult{}, err
+	}
+	res := remote.SendResult{IDs: map[string]string{}, Timestamp: uploadTime.Add(time.Minute)}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, to := range msg.To {
+		id := fmt.Sprintf("10294575008705%05d", len(f.messages)+1)
+		res.IDs[to] = id
+		f.messages = append(f.messages, message{kind, msg, id})
+	}
+	return res, nil
+}
+
+// accepted returns the messages accepted so far.
+func (f *fakeRemote) accepted() []message {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]message(nil), f.messages...)
 }
 
 func newFakeRemote() *fakeRemote {
@@ -232,6 +276,7 @@ type env struct {
 	remote *fakeRemote
 	clock  *clock
 	opts   core.Options
+	send   bool // ob is the app's send/ outbox
 }
 
 // quiet is the logger of the tests: the outcomes are asserted, not logged.
@@ -273,6 +318,9 @@ func (e *env) restart() {
 	app, err := core.New(e.opts)
 	require.NoError(e.t, err)
 	e.app, e.ob = app, app.Outbox()
+	if e.send {
+		e.ob = app.Sendbox()
+	}
 	e.t.Cleanup(func() { app.Close(0) })
 }
 

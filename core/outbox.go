@@ -31,8 +31,10 @@ import (
 type Outbox struct {
 	// read only after newOutbox
 	app     *App
+	queue   string // the index queue of its entries: the app's name, or index.SendQueue of it
 	dir     string // the staging directory, as shortPath gives it
 	realDir string // the staging directory, for messages
+	sends   bool   // send/: each file is sent as a message once uploaded (see sender.go)
 	wake    chan struct{}
 	sync    Syncer
 
@@ -61,18 +63,26 @@ type Outbox struct {
 	wg        sync.WaitGroup
 }
 
-func newOutbox(a *App) (*Outbox, error) {
-	if err := os.MkdirAll(a.opts.OutboxDir, 0o700); err != nil {
+// newOutbox makes the outbox staged in stage: upload/'s (sends false,
+// queued under the app's name) or send/'s (queued under index.SendQueue).
+func newOutbox(a *App, stage string, sends bool) (*Outbox, error) {
+	if err := os.MkdirAll(stage, 0o700); err != nil {
 		return nil, err
 	}
-	dir, err := shortPath(a.opts.OutboxDir)
+	dir, err := shortPath(stage)
 	if err != nil {
 		return nil, err
 	}
+	queue := a.opts.Name
+	if sends {
+		queue = index.SendQueue(a.opts.Name)
+	}
 	return &Outbox{
 		app:       a,
+		queue:     queue,
+		sends:     sends,
 		dir:       dir,
-		realDir:   a.opts.OutboxDir,
+		realDir:   stage,
 		wake:      make(chan struct{}, 1),
 		marks:     newMarkLocks(),
 		sync:      a.opts.Sync,
@@ -248,7 +258,7 @@ func (o *Outbox) Removed(rel string) {
 	o.mu.Unlock()
 	// Synced: a file made again under this name must not find the old
 	// entry vouching for it after a crash.
-	if _, err := o.app.opts.Index.Invalidate(o.app.opts.Name, rel); err != nil {
+	if _, err := o.app.opts.Index.Invalidate(o.queue, rel); err != nil {
 		o.app.log.Warn("outbox: remove queue entry", "path", rel, "err", err)
 	}
 }
@@ -290,7 +300,7 @@ func (o *Outbox) Renamed(oldRel, newRel string) error {
 		}
 	}
 	o.mu.Unlock()
-	if err := o.app.opts.Index.Rename(o.app.opts.Name, oldRel, newRel); err != nil {
+	if err := o.app.opts.Index.Rename(o.queue, oldRel, newRel); err != nil {
 		o.app.log.Warn("outbox: rename queue entry", "from", oldRel, "to", newRel, "err", err)
 	}
 	unlock()
@@ -410,7 +420,7 @@ func (o *Outbox) settled(rel string, st *settle) {
 	if o.pending(rel) {
 		return // opened or changed again while we looked
 	}
-	idx, app := o.app.opts.Index, o.app.opts.Name
+	idx, app := o.app.opts.Index, o.queue
 	u, err := idx.GetUpload(app, rel)
 	switch {
 	case errors.Is(err, index.ErrNotFound):
@@ -455,8 +465,9 @@ func (o *Outbox) kick() {
 	}
 }
 
-// State is what upload/ shows of a path in its xattrs: "waiting",
-// "uploading" or "failed" and the reason of the last failure. ok is false
+// State is what upload/ (or send/) shows of a path in its xattrs:
+// "waiting", "uploading", "sending" (send/) or "failed" and the reason of
+// the last failure. ok is false
 // for paths that will not be uploaded (temporary names, folders).
 func (o *Outbox) State(rel string) (state UploadState, reason string, ok bool) {
 	if isTempPath(rel) {
@@ -466,12 +477,14 @@ func (o *Outbox) State(rel string) (state UploadState, reason string, ok bool) {
 	pending := o.pendingLocked(rel)
 	writer := o.hasWriterLocked(rel)
 	o.mu.Unlock()
-	u, err := o.app.opts.Index.GetUpload(o.app.opts.Name, rel)
+	u, err := o.app.opts.Index.GetUpload(o.queue, rel)
 	switch {
 	case err == nil && u.State == index.Failed && !writer:
 		// Failed for good (cut, too large, refused): settling does not
 		// change that, only a change or a touch does.
 		return StateFailed, u.Error, true
+	case err == nil && !pending && u.Uploaded != nil && u.State == index.Uploading:
+		return StateSending, u.Error, true
 	case err == nil && !pending:
 		return shownState(u.State), u.Error, true
 	case err == nil || errors.Is(err, index.ErrNotFound):

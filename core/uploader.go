@@ -47,7 +47,7 @@ func (o *Outbox) start(ctx context.Context) error {
 // moved out of upload/ are moved; queue entries whose file is gone are
 // dropped; staged files the queue does not hold are queued.
 func (o *Outbox) recover() error {
-	idx, app := o.app.opts.Index, o.app.opts.Name
+	idx, app := o.app.opts.Index, o.queue
 	queued := map[string]bool{}
 	err := idx.ListUploads(app, func(u index.Upload) error {
 		queued[u.Path] = true
@@ -139,7 +139,7 @@ func (o *Outbox) close(grace time.Duration) {
 
 func (o *Outbox) worker() {
 	defer o.wg.Done()
-	idx, app := o.app.opts.Index, o.app.opts.Name
+	idx, app := o.app.opts.Index, o.queue
 	for {
 		select {
 		case <-o.stopping:
@@ -201,7 +201,7 @@ func (o *Outbox) Busy() int { return int(o.busy.Load()) }
 func (o *Outbox) upload(u index.Upload) {
 	o.busy.Add(1)
 	defer o.busy.Add(-1)
-	idx, app, log := o.app.opts.Index, o.app.opts.Name, o.app.log
+	idx, app, log := o.app.opts.Index, o.queue, o.app.log
 	if isTempPath(u.Path) {
 		// Queued, then renamed to a temporary name (or into a hidden
 		// folder): never uploaded, but still complete. Renamed back, it
@@ -227,7 +227,27 @@ func (o *Outbox) upload(u index.Upload) {
 	defer cancel()
 
 	full := filepath.Join(o.dir, filepath.FromSlash(u.Path))
-	res, file, err := o.send(ctx, u.Path, full, u.Stamp)
+	var (
+		res  remote.UploadResult
+		file index.File
+		err  error
+	)
+	switch {
+	case o.sends && u.Uploaded != nil:
+		file = *u.Uploaded // uploaded before: only its message is left to send
+	case o.sends:
+		if _, _, _, err = sendTarget(u.Path); err == nil {
+			res, file, err = o.send(ctx, u.Path, full, u.Stamp)
+		}
+		if err == nil {
+			err = o.recordUploaded(u.Path, &file)
+		}
+	default:
+		res, file, err = o.send(ctx, u.Path, full, u.Stamp)
+	}
+	if err == nil && o.sends {
+		err = o.deliver(ctx, u.Path, full, &file)
+	}
 	if err == nil {
 		err = o.finish(ctx, u.Path, full, res, file)
 	}
@@ -259,6 +279,8 @@ func (o *Outbox) upload(u index.Upload) {
 		case gerr != nil || cur.State != index.Uploading || held:
 		case errors.Is(err, errGone):
 			_ = idx.Remove(app, u.Path)
+		case cur.Uploaded != nil && !errors.Is(err, errStale):
+			_ = idx.Requeue(app, u.Path) // keep the upload: only the message is left
 		default:
 			_ = idx.Enqueue(app, u.Path)
 		}
@@ -267,12 +289,13 @@ func (o *Outbox) upload(u index.Upload) {
 		wait := o.thumbWait(u.Path)
 		o.recordOutcome(u.Path, func() error { return idx.Fail(app, u.Path, reason(err), false, o.app.opts.Now().Add(wait)) })
 		o.kickAfter(wait)
-	case permanent(err):
+	case permanent(err) || sendPermanent(err):
 		log.Warn("upload failed", "path", u.Path, "err", err)
-		o.recordOutcome(u.Path, func() error { return idx.Fail(app, u.Path, reason(err), true, time.Time{}) })
+		why := sendReason(err)
+		o.recordOutcome(u.Path, func() error { return idx.Fail(app, u.Path, why, true, time.Time{}) })
 	default:
 		wait := retryWait(o.app.opts.RetryBackoff, u.Attempts)
-		if remote.IsQuotaExceeded(err) || remote.IsUnauthorized(err) || remote.IsForbidden(err) {
+		if remote.IsQuotaExceeded(err) || remote.IsUnauthorized(err) || (remote.IsForbidden(err) && !remote.IsRetryable(err)) {
 			wait = maxRetryBackoff
 		}
 		if remote.IsUnauthorized(err) {
@@ -411,7 +434,7 @@ func shareSecret(res remote.UploadResult, restrict bool) string {
 // download cache, out of upload/. The record is written first (as Done), so
 // a crash between the two steps is finished by recover, not re-uploaded.
 func (o *Outbox) finish(ctx context.Context, rel, full string, res remote.UploadResult, file index.File) error {
-	idx, app := o.app.opts.Index, o.app.opts.Name
+	idx, app := o.app.opts.Index, o.queue
 	o.mu.Lock()
 	if ctx.Err() != nil || o.hasWriterAtOrAboveLocked(rel) {
 		// A writer, or a rename of a folder above rel under way (fs/ holds
@@ -501,7 +524,8 @@ func (o *Outbox) kickAfter(d time.Duration) { time.AfterFunc(d, o.kick) }
 
 // permanent reports failures that retrying will not mend.
 func permanent(err error) bool {
-	return errors.Is(err, ErrTooLarge) || errors.Is(err, ErrEmpty) || errors.Is(err, errChangedBehind) || remote.IsInvalid(err) || remote.IsTooLarge(err) || remote.IsAppNotFound(err)
+	return errors.Is(err, ErrTooLarge) || errors.Is(err, ErrEmpty) || errors.Is(err, errChangedBehind) || errors.Is(err, errNoTarget) ||
+		remote.IsInvalid(err) || remote.IsTooLarge(err) || remote.IsAppNotFound(err)
 }
 
 // reason is the text shown in user.chatfs.error.

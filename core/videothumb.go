@@ -29,7 +29,7 @@ func (o *Outbox) thumbSibling(rel string) (string, bool) {
 		if err != nil || !fi.Mode().IsRegular() {
 			continue
 		}
-		if u, err := o.app.opts.Index.GetUpload(o.app.opts.Name, p); err == nil && u.State == index.Failed {
+		if u, err := o.app.opts.Index.GetUpload(o.queue, p); err == nil && u.State == index.Failed {
 			continue
 		}
 		return p, true
@@ -54,7 +54,7 @@ func (o *Outbox) uploadedThumb(rel string) (index.File, bool) {
 func (o *Outbox) thumbWait(rel string) time.Duration {
 	wait := o.app.opts.SettleDelay
 	if p, ok := o.thumbSibling(rel); ok {
-		if u, err := o.app.opts.Index.GetUpload(o.app.opts.Name, p); err == nil {
+		if u, err := o.app.opts.Index.GetUpload(o.queue, p); err == nil {
 			wait = max(wait, u.NotBefore.Sub(o.app.opts.Now()))
 		}
 	}

@@ -108,6 +108,7 @@ const (
 	StateWaiting   UploadState = "waiting"   // settling, queued, or waiting to try again
 	StateUploading UploadState = "uploading" // being uploaded, or uploaded and being moved to files/
 	StateFailed    UploadState = "failed"    // failed for good until changed or touched; user.chatfs.error says why
+	StateSending   UploadState = "sending"   // send/: uploaded, its message being sent
 )
 
 // shownState is how upload/ shows a queue entry's state: an entry uploaded

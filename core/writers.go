@@ -54,7 +54,7 @@ func (o *Outbox) markOpenWritersFailed() {
 	o.mu.Unlock()
 	for _, rel := range cut {
 		o.app.log.Warn("upload: file still open for writing at stop, not uploaded", "path", rel)
-		if err := o.app.opts.Index.MarkFailed(o.app.opts.Name, rel, reasonStopped); err != nil {
+		if err := o.app.opts.Index.MarkFailed(o.queue, rel, reasonStopped); err != nil {
 			o.app.log.Error("upload: mark cut file", "path", rel, "err", err)
 		}
 	}
@@ -170,7 +170,7 @@ func (o *Outbox) Modify(id uint64) error {
 	if rel == "" {
 		return nil
 	}
-	if _, err := o.app.opts.Index.Invalidate(o.app.opts.Name, rel); err != nil {
+	if _, err := o.app.opts.Index.Invalidate(o.queue, rel); err != nil {
 		// Not dirty: the next change tries again, and none reaches the
 		// disk while the old entry could still vouch for the file.
 		o.mu.Lock()
@@ -288,7 +288,7 @@ func (o *Outbox) Flushed(id uint64, f SyncFile) error {
 	var merr error
 	switch {
 	case fail != "":
-		merr = o.app.opts.Index.MarkFailed(o.app.opts.Name, rel, fail)
+		merr = o.app.opts.Index.MarkFailed(o.queue, rel, fail)
 		o.app.log.Warn("upload: file not complete, not uploaded", "path", rel, "reason", fail)
 	case others:
 		// Another writer has changes not yet closed: its close decides.
@@ -300,7 +300,7 @@ func (o *Outbox) Flushed(id uint64, f SyncFile) error {
 		if fi, serr := os.Lstat(filepath.Join(o.dir, filepath.FromSlash(rel))); serr == nil {
 			st = index.Stamp{Size: fi.Size(), MTime: fi.ModTime()}
 		}
-		merr = o.app.opts.Index.Vouch(o.app.opts.Name, rel, st, isTempPath(rel))
+		merr = o.app.opts.Index.Vouch(o.queue, rel, st, isTempPath(rel))
 	}
 	if err == nil && merr != nil {
 		// Not recorded: the file has no entry, so it is not uploaded; the
