@@ -379,4 +379,3 @@ func TestSendLimitsOff(t *testing.T) {
 		assert.Zero(t, time.Since(start))
 	})
 }
-
