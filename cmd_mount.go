@@ -91,6 +91,7 @@ func parseMount(args []string, stderr io.Writer) (mountArgs, error) {
 	fl.Int64Var(&a.MaxSize, "max-size", 10*1024*1024, "largest file accepted, bytes")
 	fl.DurationVar(&a.Retention, "retention", 7*24*time.Hour, "how long the app's service keeps files (user.chatfs.expires)")
 	fl.BoolVar(&a.AllowPlainHTTP, "allow-plain-http", false, "allow http:// to a host that is not loopback")
+	fl.StringVar(&a.SendAs, "send-as", "", "the user that messages from send/ come from (default admin)")
 	fl.StringVar(&p.state, "state", "", "directory for all state (default: $XDG_DATA_HOME/chatfs and $XDG_CACHE_HOME/chatfs)")
 	cacheSize := fl.Int64("cache-size", 1<<30, "download cache bound, bytes")
 	fl.StringVar(&p.configFile, "config", "", "TOML file describing one or more apps")

@@ -31,6 +31,7 @@ type App struct {
 	ThumbnailSize  string `toml:"thumbnail_size"` // "WxH"
 	MaxSize        int64  `toml:"max_size"`
 	AllowPlainHTTP bool   `toml:"allow_plain_http"` // http:// to a non-loopback host
+	SendAs         string `toml:"send_as"`          // sender of messages from send/; default admin
 
 	// Retention is how long the app's service keeps files ("168h", the
 	// service's default, when not set): user.chatfs.expires is the upload

@@ -22,6 +22,9 @@ var (
 	// ErrClosed: the App is closing or closed; lookups of unknown uuids
 	// in flight are cancelled with it.
 	ErrClosed = errors.New("core: app closed")
+	// ErrBadTarget: a name in send/users/, send/groups/ or send/rooms/
+	// that is not a well-formed user name, group id or room id.
+	ErrBadTarget = errors.New("not a well-formed user name, group id or room id (letters, digits, _ - ., at most 64)")
 )
 
 // IsNotExist reports whether err says the file does not exist: ErrNotExist,
@@ -49,4 +52,4 @@ func IsRefused(err error) bool {
 func IsQuotaExceeded(err error) bool { return remote.IsQuotaExceeded(err) }
 
 // IsInvalid reports whether the service refused a request as malformed (400).
-func IsInvalid(err error) bool { return remote.IsInvalid(err) }
+func IsInvalid(err error) bool { return remote.IsInvalid(err) || errors.Is(err, ErrBadTarget) }

@@ -53,6 +53,9 @@ type Xattr struct {
 // shows to the mounting user only.
 const XattrShareSecret = "user.chatfs.share_secret"
 
+// XattrMsgID names the id of the message that carried a file.
+const XattrMsgID = "user.chatfs.msg_id"
+
 // MayHaveXattr reports whether an entry of files/ can have an extended
 // attribute of that name: only user.* ones, so that the security.* and
 // system.posix_acl_* names ls -l asks for every file are answered without
@@ -79,6 +82,9 @@ func FileXattrs(e Entry) []Xattr {
 	add("user.chatfs.name", f.Name)
 	if !f.Expires.IsZero() {
 		add("user.chatfs.expires", f.Expires.UTC().Format(time.RFC3339))
+	}
+	if f.Msg != nil && !e.Thumb {
+		add(XattrMsgID, f.Msg.ID) // sent from send/
 	}
 	mime := f.MIME
 	if e.Thumb {

@@ -77,7 +77,7 @@ func newOutbox(a *App, stage string, sends bool) (*Outbox, error) {
 	if sends {
 		queue = index.SendQueue(a.opts.Name)
 	}
-	return &Outbox{
+	o := &Outbox{
 		app:       a,
 		queue:     queue,
 		sends:     sends,
@@ -93,7 +93,13 @@ func newOutbox(a *App, stage string, sends bool) (*Outbox, error) {
 		thumbs:    make(map[string]index.File),
 		parked:    make(map[string]bool),
 		stopping:  make(chan struct{}),
-	}, nil
+	}
+	if sends {
+		if err := o.makeSendDirs(); err != nil {
+			return nil, err
+		}
+	}
+	return o, nil
 }
 
 // Dir is the staging directory that backs upload/, as a short path that

@@ -222,3 +222,70 @@ func (o *Outbox) recordUploaded(rel string, file *index.File) error {
 	}
 	return err
 }
+
+// makeSendDirs makes send/'s three folders.
+func (o *Outbox) makeSendDirs() error {
+	for d := range SendDirs {
+		if err := os.MkdirAll(o.path(d), 0o700); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TargetDir makes sure the folder of a conversation exists in send/: kind
+// is one of SendDirs' names, name a ValidTarget (ErrBadTarget otherwise).
+// Every well-formed name is a folder: one looked up is made on disk, its
+// name synced so that a file closed in it survives a crash.
+func (o *Outbox) TargetDir(kind, name string) error {
+	if _, ok := SendDirs[kind]; !ok || !o.sends {
+		return ErrNotExist
+	}
+	if !ValidTarget(name) {
+		return ErrBadTarget
+	}
+	err := os.Mkdir(o.path(kind+"/"+name), 0o700)
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		return nil
+	case err != nil:
+		return err
+	}
+	return o.sync.Dir(o.path(kind))
+}
+
+// Targets lists the conversations of kind that have files in send/.
+// (Folders made by a lookup and left empty are not shown; start removes
+// them.)
+func (o *Outbox) Targets(kind string) ([]string, error) {
+	ents, err := os.ReadDir(o.path(kind))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		if !e.IsDir() || !ValidTarget(e.Name()) {
+			continue
+		}
+		if d, err := os.Open(o.path(kind + "/" + e.Name())); err == nil {
+			names, _ := d.Readdirnames(1)
+			d.Close()
+			if len(names) > 0 {
+				out = append(out, e.Name())
+			}
+		}
+	}
+	return out, nil
+}
+
+// pruneTargets removes the empty folders of send/'s targets, at start.
+func (o *Outbox) pruneTargets() {
+	for kind := range SendDirs {
+		ents, _ := os.ReadDir(o.path(kind))
+		for _, e := range ents {
+			if e.IsDir() {
+				_ = os.Remove(o.path(kind + "/" + e.Name())) // fails unless empty
+			}
+		}
+	}
+}

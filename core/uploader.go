@@ -33,6 +33,9 @@ func (o *Outbox) start(ctx context.Context) error {
 	if err := o.recover(); err != nil {
 		return err
 	}
+	if o.sends {
+		o.pruneTargets()
+	}
 	o.mu.Lock()
 	o.ctx, o.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	o.mu.Unlock()

@@ -8,6 +8,7 @@
 //	MOUNT/<app>/upload/    a loopback over the app's staging directory
 //	MOUNT/<app>/files/     <uuid> and <uuid>.thumb, read-only
 //	MOUNT/<app>/by-name/   <name> -> ../files/<uuid>
+//	MOUNT/<app>/send/      upload/'s nodes, sent as messages (send.go)
 package fs
 
 import (
@@ -139,6 +140,13 @@ func (r *rootNode) OnAdd(ctx context.Context) {
 			continue
 		}
 		app.AddChild("upload", app.NewPersistentInode(ctx, up, up.stableAttr()), false)
+		if sb := a.Sendbox(); sb != nil {
+			if send, err := newOutboxRoot(sb, log, true); err != nil {
+				log.Error("send/ unavailable", "err", err)
+			} else {
+				app.AddChild("send", app.NewPersistentInode(ctx, send, send.stableAttr()), false)
+			}
+		}
 	}
 }
 

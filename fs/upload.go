@@ -19,18 +19,25 @@ import (
 // by the size limit, durable close, and no links or special files.
 type uploadNode struct {
 	*gofs.LoopbackNode
-	ob  *core.Outbox
-	log *slog.Logger
+	ob   *core.Outbox
+	log  *slog.Logger
+	send bool // a node of send/, whose layout send.go keeps
 }
 
 func newUploadRoot(a *core.App, log *slog.Logger) (*uploadNode, error) {
-	dir := a.Outbox().Dir()
+	return newOutboxRoot(a.Outbox(), log, false)
+}
+
+// newOutboxRoot is the root node of an outbox's folder: upload/, or
+// send/ when send is set.
+func newOutboxRoot(ob *core.Outbox, log *slog.Logger, send bool) (*uploadNode, error) {
+	dir := ob.Dir()
 	var st syscall.Stat_t
 	if err := syscall.Stat(dir, &st); err != nil {
 		return nil, err
 	}
 	data := &gofs.LoopbackRoot{Path: dir, Dev: uint64(st.Dev)}
-	n := &uploadNode{LoopbackNode: &gofs.LoopbackNode{RootData: data}, ob: a.Outbox(), log: log}
+	n := &uploadNode{LoopbackNode: &gofs.LoopbackNode{RootData: data}, ob: ob, log: log, send: send}
 	data.RootNode = n
 	return n, nil
 }
@@ -65,7 +72,7 @@ func (n *uploadNode) stableAttr() gofs.StableAttr {
 var _ = (gofs.NodeWrapChilder)((*uploadNode)(nil))
 
 func (n *uploadNode) WrapChild(ctx context.Context, ops gofs.InodeEmbedder) gofs.InodeEmbedder {
-	return &uploadNode{LoopbackNode: ops.(*gofs.LoopbackNode), ob: n.ob, log: n.log}
+	return &uploadNode{LoopbackNode: ops.(*gofs.LoopbackNode), ob: n.ob, log: n.log, send: n.send}
 }
 
 // rel is the node's path relative to upload/.
@@ -86,6 +93,9 @@ const writeFlags = syscall.O_WRONLY | syscall.O_RDWR | syscall.O_TRUNC | syscall
 var _ = (gofs.NodeCreater)((*uploadNode)(nil))
 
 func (n *uploadNode) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+	if en := n.mayHoldFiles(); en != 0 {
+		return nil, nil, 0, en
+	}
 	id := n.ob.Opened(n.child(name))
 	if err := n.ob.Modify(id); err != nil {
 		n.ob.Closed(id)
@@ -131,6 +141,9 @@ const privateMode = 0o700 | syscall.S_IFMT
 var _ = (gofs.NodeMkdirer)((*uploadNode)(nil))
 
 func (n *uploadNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if en := n.mayMkdir(name); en != 0 {
+		return nil, en
+	}
 	ch, en := n.LoopbackNode.Mkdir(ctx, name, mode&privateMode, out)
 	if en != 0 {
 		return nil, en
@@ -211,6 +224,9 @@ func (n *uploadNode) Rename(ctx context.Context, name string, newParent gofs.Ino
 	if flags&^uint32(renameNoReplace) != 0 {
 		return syscall.EINVAL // exchange and whiteout would defeat the queue's bookkeeping
 	}
+	if en := n.mayRename(name, np, newName); en != 0 {
+		return en
+	}
 	oldRel, newRel := n.child(name), np.child(newName)
 	// Both names are brief writers while the rename happens: an upload in
 	// flight under either is stopped, and none is recorded with the bytes
@@ -231,6 +247,9 @@ func (n *uploadNode) Rename(ctx context.Context, name string, newParent gofs.Ino
 var _ = (gofs.NodeUnlinker)((*uploadNode)(nil))
 
 func (n *uploadNode) Unlink(ctx context.Context, name string) syscall.Errno {
+	if n.send && n.level() == 0 {
+		return syscall.EPERM
+	}
 	rel := n.child(name)
 	if en := n.LoopbackNode.Unlink(ctx, name); en != 0 {
 		return en
@@ -242,6 +261,9 @@ func (n *uploadNode) Unlink(ctx context.Context, name string) syscall.Errno {
 var _ = (gofs.NodeRmdirer)((*uploadNode)(nil))
 
 func (n *uploadNode) Rmdir(ctx context.Context, name string) syscall.Errno {
+	if n.send && n.level() == 0 {
+		return syscall.EPERM // users/, groups/, rooms/
+	}
 	rel := n.child(name)
 	if en := n.LoopbackNode.Rmdir(ctx, name); en != 0 {
 		return en
@@ -270,6 +292,9 @@ var _ = (gofs.NodeMknoder)((*uploadNode)(nil))
 func (n *uploadNode) Mknod(ctx context.Context, name string, mode, rdev uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	if mode&syscall.S_IFMT != syscall.S_IFREG {
 		return nil, syscall.EPERM
+	}
+	if en := n.mayHoldFiles(); en != 0 {
+		return nil, en
 	}
 	// An empty file, complete as made: a writer that vouches for it.
 	id := n.ob.Opened(n.child(name))

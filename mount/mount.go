@@ -49,7 +49,8 @@ type Options struct {
 	// to 10 minutes); default 2s.
 	UploadBackoff time.Duration
 	Retry         remote.RetryPolicy
-	RateLimit     float64 // calls/s per app and kind; default the client's
+	RateLimit     float64           // calls/s per app and kind; default the client's
+	SendLimits    remote.SendLimits // paces of messages; default the client's
 	AllowOther    bool
 	Debug         bool
 	// NoPassthrough turns FUSE passthrough of cached files off.
@@ -140,11 +141,12 @@ func New(ctx context.Context, o Options) (*Mount, error) {
 func newApp(o Options, a App, idx *index.DB, c *cache.Cache) (*core.App, *remote.Client, error) {
 	ep := remote.Endpoint{BaseURL: a.Host, AppID: a.AppID, Org: a.Org, App: a.App.AppName}
 	client, err := remote.New(remote.Options{
-		Endpoint:  ep,
-		Tokens:    a.Tokens,
-		Retry:     o.Retry,
-		RateLimit: o.RateLimit,
-		Logger:    o.Logger.With("app", a.Name),
+		Endpoint:   ep,
+		Tokens:     a.Tokens,
+		Retry:      o.Retry,
+		RateLimit:  o.RateLimit,
+		SendLimits: o.SendLimits,
+		Logger:     o.Logger.With("app", a.Name),
 	})
 	if err != nil {
 		return nil, nil, err
@@ -159,6 +161,8 @@ func newApp(o Options, a App, idx *index.DB, c *cache.Cache) (*core.App, *remote
 		Index:        idx,
 		Cache:        c,
 		OutboxDir:    filepath.Join(o.Dirs.Data, "outbox", a.Name),
+		SendDir:      filepath.Join(o.Dirs.Data, "send", a.Name),
+		SendAs:       a.SendAs,
 		MaxSize:      a.MaxSize,
 		Retention:    a.Retention,
 		Restrict:     a.Restrict,
