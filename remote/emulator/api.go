@@ -53,6 +53,34 @@ type Options struct {
 	ClientID       string
 	ClientSecret   string
 	ClientTokenTTL time.Duration
+
+	// The message layer (messages.go, history.go). An hour's history
+	// export becomes available HistoryDelay after the hour ends (default
+	// 1h, the services' "about an hour"; negative: at once) and stays available until
+	// HistoryRetention after its end (default 72h). HistoryLive also serves
+	// hours not yet available, the one in progress included, as they stand.
+	// HistoryRate is the GET chatmessages limit in calls per minute per app
+	// (default 10; negative: none). HistoryTZ is the zone hours are named
+	// in: UTC (default) or UTC+8 (China clusters). HistoryURLTTL is the
+	// lifetime of the presigned export URLs (default 30 min).
+	HistoryDelay     time.Duration
+	HistoryRetention time.Duration
+	HistoryLive      bool
+	HistoryRate      int
+	HistoryTZ        *time.Location
+	HistoryURLTTL    time.Duration
+	// SendLimits are the send endpoints' rate limits; zero fields take the
+	// service's.
+	SendLimits SendLimits
+}
+
+// SendLimits are the per-app limits of POST {base}/messages/…. Zero
+// fields take the service's values; a negative one means no limit.
+type SendLimits struct {
+	UserCalls    int // /messages/users calls per second (100); over it: 429
+	UserMessages int // /messages/users messages per minute, each recipient counting (6,000); over it: 403
+	GroupCalls   int // /messages/chatgroups calls, and groups sent to, per second (20); 429 / 403
+	RoomCalls    int // /messages/chatrooms calls, and rooms sent to, per second (20); 429 / 403
 }
 
 // AuthError is an authorization failure with the `error` and
@@ -73,6 +101,9 @@ type Stats struct {
 	Downloads  int64 // file downloads served (200 or 206), thumbnails excluded
 	Thumbnails int64 // thumbnail downloads served (200 or 206)
 	Tokens     int64 // tokens issued by the token endpoint
+	Messages   int64 // message records stored (one per target), sends and PostMessage alike
+	History    int64 // GET chatmessages calls answered 200
+	Exports    int64 // history export files served at their presigned URL
 }
 
 const (
@@ -82,4 +113,9 @@ const (
 	ownThumbMax = 10 * 1024
 	// defaultThumbBox is the thumbnail box when the upload gave none.
 	defaultThumbBox = 170
+
+	defaultHistoryDelay     = time.Hour
+	defaultHistoryRetention = 72 * time.Hour
+	defaultHistoryRate      = 10
+	defaultHistoryURLTTL    = 30 * time.Minute
 )

@@ -45,10 +45,14 @@ func errExpired(uuid string) apiError {
 }
 
 // errNoApp answers an app that does not exist (Options.Apps lists others).
-func errNoApp(app string) apiError {
+func errNoApp(app string) apiError { return errNoAppAt(app, "chatfiles") }
+
+// errNoAppAt answers an app that does not exist, asked for at resource
+// ("chatfiles", "messages/users"…).
+func errNoAppAt(app, resource string) apiError {
 	return apiError{http.StatusNotFound, "organization_application_not_found",
 		"OrganizationApplicationNotFoundException",
-		"Could not find application for " + app + " from URI: " + app + "/chatfiles"}
+		"Could not find application for " + app + " from URI: " + app + "/" + resource}
 }
 
 // errMethod answers a known route asked with the wrong method.
@@ -65,6 +69,19 @@ func (s *Server) writeError(w http.ResponseWriter, e apiError) {
 		"exception":         e.exception,
 		"timestamp":         s.now().UnixMilli(),
 		"duration":          0,
+		"error_description": e.description,
+	})
+}
+
+// writeErrorCode writes e with the numeric "error_code" some answers of
+// the message layer carry.
+func (s *Server) writeErrorCode(w http.ResponseWriter, e apiError, code int) {
+	s.writeJSON(w, e.status, map[string]any{
+		"error":             e.code,
+		"exception":         e.exception,
+		"timestamp":         s.now().UnixMilli(),
+		"duration":          0,
+		"error_code":        code,
 		"error_description": e.description,
 	})
 }

@@ -26,6 +26,26 @@ func parseRoute(escaped string) (route, bool) {
 	if len(segs) < 3 || segs[2] != "chatfiles" {
 		return route{}, false
 	}
+	rt, ok := parseBase(segs)
+	if !ok {
+		return route{}, false
+	}
+	if len(segs) > 3 {
+		// Everything after chatfiles/ is the uuid, slashes included, so
+		// that "a/b" or "../x" is answered as a bad uuid (entity_not_found).
+		rt.item = true
+		u, err := url.PathUnescape(strings.Join(segs[3:], "/"))
+		if err != nil {
+			u = strings.Join(segs[3:], "/")
+		}
+		rt.uuid = u
+	}
+	return rt, true
+}
+
+// parseBase parses the first two segments of an escaped path, the base
+// path of an app in either URL shape.
+func parseBase(segs []string) (route, bool) {
 	a, err1 := url.PathUnescape(segs[0])
 	b, err2 := url.PathUnescape(segs[1])
 	if err1 != nil || err2 != nil || a == "" || b == "" || strings.Contains(b, "/") {
@@ -39,16 +59,6 @@ func parseRoute(escaped string) (route, bool) {
 			return route{}, false
 		}
 		rt.app, rt.org, rt.appName = a+"/"+b, a, b
-	}
-	if len(segs) > 3 {
-		// Everything after chatfiles/ is the uuid, slashes included, so
-		// that "a/b" or "../x" is answered as a bad uuid (entity_not_found).
-		rt.item = true
-		u, err := url.PathUnescape(strings.Join(segs[3:], "/"))
-		if err != nil {
-			u = strings.Join(segs[3:], "/")
-		}
-		rt.uuid = u
 	}
 	return rt, true
 }
@@ -82,6 +92,14 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	}
 	if app, ok := parseTokenRoute(r.URL.EscapedPath()); ok {
 		s.serveToken(w, r, app)
+		return
+	}
+	if isExportPath(r.URL.EscapedPath()) {
+		s.serveExport(w, r) // presigned: no token
+		return
+	}
+	if mr, ok := parseMessageRoute(r.URL.EscapedPath()); ok {
+		s.routeMessages(w, r, mr)
 		return
 	}
 	rt, ok := parseRoute(r.URL.EscapedPath())

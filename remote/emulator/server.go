@@ -15,20 +15,27 @@ import (
 // concurrent use. Mount it at the root of a server: it answers every path.
 type Server struct {
 	// read only after New
-	st        *store
-	token     string
-	maxSize   int64
-	ttl       time.Duration
-	apps      map[string]bool // nil: every app exists
-	noRange   bool
-	log       *slog.Logger
-	authorize func(app, token string) error
-	thumbSem  chan struct{} // a slot per thumbnail being made
+	st         *store
+	token      string
+	maxSize    int64
+	ttl        time.Duration
+	apps       map[string]bool // nil: every app exists
+	noRange    bool
+	log        *slog.Logger
+	authorize  func(app, token string) error
+	thumbSem   chan struct{} // a slot per thumbnail being made
+	msgs       *msgStore
+	hist       histConfig
+	sendLimits SendLimits
+
+	limits  limiters    // per-app rate limits of the message layer
+	exports exportCache // recently made history export files
 
 	clock  atomic.Pointer[func() time.Time]
 	closed atomic.Bool
 
 	uploads, tooLarge, downloads, thumbnails, tokensIssued atomic.Int64
+	messages, historyServed, exportsServed                 atomic.Int64
 
 	authMu sync.Mutex
 	// GUARDED_BY(authMu): certificates by app key (replaced whole by
@@ -59,21 +66,28 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	msgs, err := openMsgStore(o.Dir)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
-		st:        st,
-		token:     o.Token,
-		maxSize:   o.MaxSize,
-		ttl:       o.TTL,
-		noRange:   o.NoRange,
-		log:       o.Logger,
-		authorize: o.Authorize,
-		perFile:   make(map[string]int64),
-		perThumb:  make(map[string]int64),
-		names:     make(map[string]string),
-		thumbSem:  make(chan struct{}, thumbWorkers),
-		issued:    make(map[string]issued),
-		clientID:  o.ClientID,
-		clientTTL: o.ClientTokenTTL,
+		st:         st,
+		msgs:       msgs,
+		hist:       newHistConfig(o),
+		sendLimits: withDefaults(o.SendLimits),
+		token:      o.Token,
+		maxSize:    o.MaxSize,
+		ttl:        o.TTL,
+		noRange:    o.NoRange,
+		log:        o.Logger,
+		authorize:  o.Authorize,
+		perFile:    make(map[string]int64),
+		perThumb:   make(map[string]int64),
+		names:      make(map[string]string),
+		thumbSem:   make(chan struct{}, thumbWorkers),
+		issued:     make(map[string]issued),
+		clientID:   o.ClientID,
+		clientTTL:  o.ClientTokenTTL,
 	}
 	if (o.ClientID == "") != (o.ClientSecret == "") {
 		return nil, errors.New("emulator: set both ClientID and ClientSecret, or neither")
@@ -147,6 +161,9 @@ func (s *Server) Stats() Stats {
 		Downloads:  s.downloads.Load(),
 		Thumbnails: s.thumbnails.Load(),
 		Tokens:     s.tokensIssued.Load(),
+		Messages:   s.messages.Load(),
+		History:    s.historyServed.Load(),
+		Exports:    s.exportsServed.Load(),
 	}
 }
 
@@ -251,3 +268,57 @@ func (r *recorder) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// histConfig is the history export's configuration, read only after New.
+type histConfig struct {
+	delay, retention, urlTTL time.Duration
+	live                     bool
+	rate                     int
+	tz                       *time.Location
+	secret                   []byte // signs presigned URLs; new for each Server
+}
+
+func newHistConfig(o Options) histConfig {
+	h := histConfig{
+		delay:     o.HistoryDelay,
+		retention: o.HistoryRetention,
+		urlTTL:    o.HistoryURLTTL,
+		live:      o.HistoryLive,
+		rate:      o.HistoryRate,
+		tz:        o.HistoryTZ,
+		secret:    []byte(randomString(32)),
+	}
+	switch {
+	case h.delay == 0:
+		h.delay = defaultHistoryDelay
+	case h.delay < 0:
+		h.delay = 0
+	}
+	if h.retention <= 0 {
+		h.retention = defaultHistoryRetention
+	}
+	if h.urlTTL <= 0 {
+		h.urlTTL = defaultHistoryURLTTL
+	}
+	if h.rate == 0 {
+		h.rate = defaultHistoryRate
+	}
+	if h.tz == nil {
+		h.tz = time.UTC
+	}
+	return h
+}
+
+// withDefaults fills the zero fields of l with the service's limits.
+func withDefaults(l SendLimits) SendLimits {
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&l.UserCalls, 100)
+	def(&l.UserMessages, 6000)
+	def(&l.GroupCalls, 20)
+	def(&l.RoomCalls, 20)
+	return l
+}
