@@ -1,11 +1,12 @@
 package mount_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -23,36 +24,37 @@ import (
 	"github.com/chatfs/chatfs/remote/emulator"
 )
 
-// chatLayer answers the message layer in front of the emulator, as the
-// service documents it (POST {base}/messages/users|chatgroups|chatrooms,
-// data mapping each target to a new message id), and counts uploads. It
-// records every message it accepted, as the emulator's history would.
+// chatLayer stands in front of the emulator's message layer: it counts
+// uploads, can refuse a target's messages as the service refuses a
+// message (400 message_send_error), and can hold message calls, before
+// the emulator sees them or after it has stored them (an answer lost on
+// the way). What was sent is read back from the emulator's history.
 type chatLayer struct {
-	token string
+	emu *emulator.Server
 
 	mu      sync.Mutex
-	msgs    []sentMsg         // accepted. GUARDED_BY(mu)
 	uploads int               // POST chatfiles seen. GUARDED_BY(mu)
 	refuse  map[string]string // target -> description of a 400 message_send_error. GUARDED_BY(mu)
 	hold    chan struct{}     // when set, message calls wait for it to close (or the caller to go). GUARDED_BY(mu)
-	// acceptHeld: a held call is accepted (recorded) before it waits, as a
-	// service that took the message but whose answer never arrived.
+	// acceptHeld: a held call is passed to the emulator (stored) before
+	// it waits, as a service that took the message but whose answer never
+	// arrived.
 	acceptHeld bool // GUARDED_BY(mu)
 	held       int  // calls waiting on hold. GUARDED_BY(mu)
 }
 
-// sentMsg is one message as the service took it.
+// sentMsg is one message as the emulator's history holds it.
 type sentMsg struct {
-	Kind string
-	From string         `json:"from"`
-	To   []string       `json:"to"`
-	Type string         `json:"type"`
-	Body map[string]any `json:"body"`
+	Kind string // users, chatgroups, chatrooms
+	From string
+	To   []string
+	Type string
+	Body map[string]any
 	ID   string
 }
 
 func newChatLayer(svc *service) *chatLayer {
-	c := &chatLayer{token: svc.emu.Token(), refuse: map[string]string{}}
+	c := &chatLayer{emu: svc.emu, refuse: map[string]string{}}
 	hook := func(w http.ResponseWriter, r *http.Request, next http.Handler) bool {
 		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/chatfiles") {
 			c.mu.Lock()
@@ -60,97 +62,84 @@ func newChatLayer(svc *service) *chatLayer {
 			c.mu.Unlock()
 			return false
 		}
-		_, kind, ok := strings.Cut(r.URL.Path, "/messages/")
-		if !ok {
+		if !strings.Contains(r.URL.Path, "/messages/") {
 			return false
 		}
-		c.serve(w, r, kind)
+		c.serve(w, r, next)
 		return true
 	}
 	svc.hook.Store(&hook)
 	return c
 }
 
-func answer(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func sendError(w http.ResponseWriter, status int, code, desc string) {
-	answer(w, status, map[string]any{"error": code, "exception": "EasemobException", "timestamp": 1, "duration": 0, "error_description": desc})
-}
-
-func (c *chatLayer) serve(w http.ResponseWriter, r *http.Request, kind string) {
-	if r.Header.Get("Authorization") != "Bearer "+c.token {
-		sendError(w, 401, "unauthorized", "Unable to authenticate")
-		return
-	}
-	var m sentMsg
+func (c *chatLayer) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	data, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if json.Unmarshal(data, &m) != nil {
-		sendError(w, 400, "invalid_request_body", "request body is invalid")
-		return
+	again := func() *http.Request {
+		r2 := r.Clone(r.Context())
+		r2.Body = io.NopCloser(bytes.NewReader(data))
+		return r2
 	}
-	if m.From == "" {
-		sendError(w, 400, "message_send_error", "param from can't be empty")
-		return
+	var m struct {
+		To []string `json:"to"`
 	}
-	body, _ := json.Marshal(m.Body)
-	if len(body) > 5120 {
-		sendError(w, 400, "message_send_error", "message is too large")
-		return
-	}
-	m.Kind = kind
+	_ = json.Unmarshal(data, &m)
 	c.mu.Lock()
 	for _, to := range m.To {
 		if desc, ok := c.refuse[to]; ok {
 			c.mu.Unlock()
-			sendError(w, 400, "message_send_error", desc)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(400)
+			_ = json.NewEncoder(w).Encode(map[string]any{"error": "message_send_error", "exception": "MessageSendException",
+				"timestamp": time.Now().UnixMilli(), "duration": 0, "error_description": desc})
 			return
 		}
 	}
-	ids := map[string]string{}
-	accept := func() {
-		for _, to := range m.To {
-			m.ID = fmt.Sprintf("1029457500870%06d", len(c.msgs)+1)
-			ids[to] = m.ID
-			c.msgs = append(c.msgs, m)
-		}
-	}
-	if hold := c.hold; hold != nil {
-		if c.acceptHeld {
-			accept()
-		}
+	hold, accept := c.hold, c.acceptHeld
+	if hold != nil {
 		c.held++
-		c.mu.Unlock()
+	}
+	c.mu.Unlock()
+	if hold != nil {
+		if accept {
+			next.ServeHTTP(httptest.NewRecorder(), again())
+		}
 		select {
 		case <-hold:
 		case <-r.Context().Done():
 		}
 		c.mu.Lock()
 		c.held--
-		if c.acceptHeld || r.Context().Err() != nil {
-			c.mu.Unlock()
-			return // answer lost (or caller gone)
+		c.mu.Unlock()
+		if accept || r.Context().Err() != nil {
+			return // the answer is lost (or the caller gone)
 		}
 	}
-	accept()
-	c.mu.Unlock()
-	answer(w, 200, map[string]any{"action": "post", "path": "/messages/" + kind, "uri": "http://" + r.Host + r.URL.Path,
-		"data": ids, "timestamp": time.Now().UnixMilli(), "duration": 0})
+	next.ServeHTTP(w, again())
 }
 
-func (c *chatLayer) messages() []sentMsg {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]sentMsg(nil), c.msgs...)
+// messages reads the messages the emulator stored, oldest first.
+func (c *chatLayer) messages(t *testing.T) []sentMsg {
+	t.Helper()
+	recs, err := c.emu.Messages("app-id/" + appID)
+	require.NoError(t, err)
+	kinds := map[string]string{"chat": "users", "groupchat": "chatgroups", "chatroom": "chatrooms"}
+	var out []sentMsg
+	for _, rec := range recs {
+		require.Len(t, rec.Payload.Bodies, 1)
+		var body map[string]any
+		require.NoError(t, json.Unmarshal(rec.Payload.Bodies[0], &body))
+		typ, _ := body["type"].(string)
+		delete(body, "type")
+		out = append(out, sentMsg{Kind: kinds[rec.ChatType], From: rec.From, To: []string{rec.To}, Type: typ, Body: body, ID: rec.MsgID})
+	}
+	return out
 }
 
-func (c *chatLayer) counts() (uploads, msgs, held int) {
+func (c *chatLayer) counts(t *testing.T) (uploads, msgs, held int) {
+	n := len(c.messages(t))
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.uploads, len(c.msgs), c.held
+	return c.uploads, n, c.held
 }
 
 var (
@@ -207,7 +196,7 @@ func TestSendDropArrives(t *testing.T) {
 			}
 			thumbUUID := h.waitSent("users/bob/clip.mp4.thumb.jpg")
 
-			msgs := chat.messages()
+			msgs := chat.messages(t)
 			require.Len(t, msgs, 4, "one message a file, none for the thumbnail: %+v", msgs)
 			byName := map[string]sentMsg{}
 			for _, m := range msgs {
@@ -250,7 +239,7 @@ func TestSendDropArrives(t *testing.T) {
 			got, err := os.ReadFile(h.path("files", uuids["users/bob/clip.mp4"]+".thumb"))
 			require.NoError(t, err)
 			assert.Equal(t, thumb, got, "the video's .thumb is its thumbnail sibling")
-			uploads, _, _ := chat.counts()
+			uploads, _, _ := chat.counts(t)
 			assert.Equal(t, 5, uploads, "each file uploaded once")
 			// Nothing waits: the listing of users/ is empty again.
 			assert.Empty(t, readdirnames(t, h.path("send", "users")))
@@ -308,7 +297,7 @@ func TestSendLayout(t *testing.T) {
 	})
 	assert.Contains(t, getxattr(t, p, "user.chatfs.error"), "message is too large")
 	assert.Equal(t, []string{"carol"}, readdirnames(t, h.path("send", "users")), "only conversations with files waiting are listed")
-	assert.Empty(t, chat.messages())
+	assert.Empty(t, chat.messages(t))
 
 	// Moved to another conversation and touched (a failed file stays
 	// failed until then), it is sent there.
@@ -316,7 +305,7 @@ func TestSendLayout(t *testing.T) {
 	now := time.Now()
 	require.NoError(t, os.Chtimes(h.path("send", "users", "erin", "huge.pdf"), now, now))
 	h.waitSent("users/erin/huge.pdf")
-	msgs := chat.messages()
+	msgs := chat.messages(t)
 	require.Len(t, msgs, 1)
 	assert.Equal(t, []string{"erin"}, msgs[0].To)
 }
@@ -342,7 +331,7 @@ func TestSendKill9BetweenUploadAndSend(t *testing.T) {
 			p := filepath.Join(mnt, appID, "send", "users", "alice", "report.pdf")
 			require.NoError(t, os.WriteFile(p, pdfBytes, 0o644)) // close returned: durable
 			eventually(t, 15*time.Second, "sending", func() bool {
-				_, _, held := chat.counts()
+				_, _, held := chat.counts(t)
 				return held == 1
 			})
 			v, err := getxattrErr(p, "user.chatfs.state")
@@ -358,14 +347,14 @@ func TestSendKill9BetweenUploadAndSend(t *testing.T) {
 			close(hold)
 			h := newHarness(t, svc, state)
 			uuid := h.waitSent("users/alice/report.pdf")
-			uploads, msgs, _ := chat.counts()
+			uploads, msgs, _ := chat.counts(t)
 			assert.Equal(t, 1, uploads, "never uploaded again")
 			want := 1
 			if accepted {
 				want = 2
 			}
 			assert.Equal(t, want, msgs, "sent %d times", msgs)
-			all := chat.messages()
+			all := chat.messages(t)
 			assert.Equal(t, all[len(all)-1].ID, getxattr(t, h.path("files", uuid), "user.chatfs.msg_id"))
 			got, err := os.ReadFile(h.path("files", uuid))
 			require.NoError(t, err)
