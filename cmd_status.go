@@ -68,6 +68,7 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 		for _, f := range failed {
 			fmt.Fprintln(stdout, f)
 		}
+		printSends(stdout, filepath.Join(mnt, app.Name(), "send"))
 	}
 	fmt.Fprintf(stdout, "download cache: %s bytes in %s files\n", bytes, files)
 	return nil
