@@ -449,7 +449,11 @@ func (o *Outbox) settled(rel string, st *settle) {
 		if !parked {
 			return
 		}
-		err = idx.Enqueue(app, rel)
+		if u.Uploaded != nil {
+			err = idx.Requeue(app, rel) // unchanged: only its message is left to send
+		} else {
+			err = idx.Enqueue(app, rel)
+		}
 	case u.State == index.Held:
 		// Complete under a temporary name, now renamed to an ordinary one.
 		err = idx.Enqueue(app, rel)

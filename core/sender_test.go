@@ -269,3 +269,44 @@ func TestSendAsChecked(t *testing.T) {
 	assert.True(t, core.ValidTarget("alice.b-c_9"))
 	assert.False(t, core.ValidTarget("a/b"))
 }
+
+// A writer that opens a file while its message is being sent, and changes
+// nothing, stops that send; the file is then sent again, not uploaded
+// again. A change uploads it anew.
+func TestSendOpenedWhileSendingIsNotUploadedAgain(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		fr := newFakeRemote()
+		g := newGate()
+		fr.onSend = func(ctx context.Context, n int, kind remote.ChatKind, msg remote.Message) error {
+			if n == 1 {
+				return g.wait(ctx)
+			}
+			return nil
+		}
+		e := startSendEnv(t, fr, nil)
+		e.write("users/bob/a.pdf", pdfBytes)
+		e.waitFor(func() bool { st, _ := e.state("users/bob/a.pdf"); return st == core.StateSending }, "sending")
+		id := e.ob.Opened("users/bob/a.pdf")
+		e.ob.Closed(id)
+		f := e.sentRecord("users/bob/a.pdf")
+		assert.Len(t, fr.calls(), 1, "not uploaded again")
+		assert.Equal(t, 2, fr.sends)
+		assert.Equal(t, pdfBytes, e.cached(f.UUID))
+
+		// Changed while it waits to be sent again: uploaded anew.
+		fr.onSend = func(ctx context.Context, n int, kind remote.ChatKind, msg remote.Message) error {
+			if n == 3 {
+				return &remote.Error{Op: "send", Status: 429, Code: remote.CodeReachLimit}
+			}
+			return nil
+		}
+		e.write("users/bob/b.pdf", pdfBytes)
+		e.waitFor(func() bool { _, why := e.state("users/bob/b.pdf"); return why != "" }, "b waits to be sent again")
+		e.write("users/bob/b.pdf", append([]byte(nil), append(pdfBytes, '\n')...))
+		e.sentRecord("users/bob/b.pdf")
+		assert.Len(t, fr.calls(), 3, "b uploaded twice: once as it was, once changed")
+		last := fr.accepted()[len(fr.accepted())-1]
+		assert.EqualValues(t, len(pdfBytes)+1, last.Msg.Body.FileLength)
+	})
+}
