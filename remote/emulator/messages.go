@@ -151,7 +151,7 @@ type sendRequest struct {
 func (s *Server) send(w http.ResponseWriter, r *http.Request, mr messageRoute) {
 	kind := targetKinds[mr.kind]
 	now := s.now()
-	calls, per := s.callLimit(mr.kind)
+	calls, messages, per := s.sendLimit(mr.kind)
 	if !s.limits.allow(mr.app, "send-calls/"+mr.kind, calls, time.Second, now, 1) {
 		s.writeError(w, errReachLimit)
 		return
@@ -197,7 +197,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, mr messageRoute) {
 		s.writeErrorCode(w, errMsgTooLarge, errMsgTooLargeCode)
 		return
 	}
-	if !s.limits.allow(mr.app, "send-messages/"+mr.kind, s.messageLimit(mr.kind), per, now, len(targets)) {
+	if !s.limits.allow(mr.app, "send-messages/"+mr.kind, messages, per, now, len(targets)) {
 		s.writeError(w, errSendLimit)
 		return
 	}
@@ -215,28 +215,19 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, mr messageRoute) {
 	s.writeJSON(w, http.StatusOK, a)
 }
 
-// callLimit returns the calls-per-second limit of a send endpoint, and the
-// span of its messages limit.
-func (s *Server) callLimit(kind string) (int, time.Duration) {
+// sendLimit returns the limits of a send endpoint: calls per second, and
+// messages (recipients) per span: users per minute, groups and rooms per
+// second, as many as calls.
+func (s *Server) sendLimit(kind string) (calls, messages int, per time.Duration) {
 	l := s.sendLimits
 	switch kind {
 	case "users":
-		return l.UserCalls, time.Minute
+		return l.UserCalls, l.UserMessages, time.Minute
 	case "chatgroups":
-		return l.GroupCalls, time.Second
+		return l.GroupCalls, l.GroupCalls, time.Second
 	default:
-		return l.RoomCalls, time.Second
+		return l.RoomCalls, l.RoomCalls, time.Second
 	}
-}
-
-// messageLimit returns the messages limit of a send endpoint: users per
-// minute, groups and rooms per second (as many as calls).
-func (s *Server) messageLimit(kind string) int {
-	if kind == "users" {
-		return s.sendLimits.UserMessages
-	}
-	n, _ := s.callLimit(kind)
-	return n
 }
 
 // uniqueTargets returns to without repeats, in order; false when it is
