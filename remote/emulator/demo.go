@@ -92,7 +92,7 @@ func demoConversation() []demoMessage {
 // whose history is available now, so that their history exports already
 // exist. It reports whether it seeded. It seeds each app once per data
 // directory (Dir/demo records it); an interrupted seeding is finished by
-// the next call, storing nothing twice.
+// the next call, storing nothing twice. Calls are serialized.
 func (s *Server) SeedDemo(o DemoOptions) (bool, error) {
 	if o.App == "" {
 		o.App = DemoApp
@@ -105,6 +105,8 @@ func (s *Server) SeedDemo(o DemoOptions) (bool, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return false, fmt.Errorf("emulator: demo: URL %q: want http://HOST:PORT", o.URL)
 	}
+	s.demoMu.Lock()
+	defer s.demoMu.Unlock()
 	markDir := filepath.Join(s.st.dir, "demo")
 	if err := os.MkdirAll(markDir, 0o700); err != nil {
 		return false, fmt.Errorf("emulator: %w", err)
