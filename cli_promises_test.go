@@ -126,6 +126,9 @@ func TestDocumentedFlags(t *testing.T) {
 			"data": "", "listen": `"127.0.0.1:8080"`, "token-file": "", "max-size": "10485760", "ttl": "168h0m0s",
 			"app": "", "no-range": "", "app-certificate": "", "client-id": "", "client-secret-file": "",
 			"client-token-ttl": "1440h",
+			"history-delay":    "1h0m0s", "history-retention": "72h0m0s", "history-live": "", "history-rate": "10",
+			"history-tz": `"UTC"`, "demo": "", "send-user-rate": "100", "send-user-messages": "6000",
+			"send-group-rate": "20", "send-room-rate": "20",
 		},
 		"token": {"config": "", "name": "", "app-certificate-file": "", "token-lifetime": "24h", "client-id": ""},
 	} {

@@ -175,6 +175,12 @@ func buildApps(ctx context.Context, p mountArgs, dirs config.Dirs, log *slog.Log
 		stop = func() { _ = emu.Stop() }
 		fmt.Fprintf(stdout, "No --host or --config given: serving the embedded chatfiles emulator on %s (data in %s).\n",
 			emu.URL, filepath.Join(dirs.Data, "emulator"))
+		// A fresh state directory gets the demo conversation (once).
+		if seeded, err := emu.Server.SeedDemo(emulator.DemoOptions{App: "app-id/" + demoApp, URL: emu.URL, IfEmpty: true}); err != nil {
+			log.Warn("embedded emulator: could not seed the demo conversation", "err", err)
+		} else if seeded {
+			fmt.Fprintf(stdout, "Seeded a demo conversation (alice, bob and a group): see %s/chats/ once imported.\n", demoApp)
+		}
 		a.Host, a.AppID, a.Org, a.AppName = emu.URL, demoApp, "", ""
 		if err := a.Validate(); err != nil {
 			return nil, stop, err

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,13 +40,35 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	clientID := fl.String("client-id", "", "serve POST {base}/token for client_credentials with this client id")
 	clientSecretFile := fl.String("client-secret-file", "", "file holding the client secret, with --client-id")
 	clientTTL := fl.Duration("client-token-ttl", 0, "lifetime of tokens from {base}/token (default 1440h, as Easemob)")
+	histDelay := fl.Duration("history-delay", time.Hour, "how long after an hour ends its message history export becomes available (the services: about 1h, up to 24h under load)")
+	histRetention := fl.Duration("history-retention", 72*time.Hour, "how long after an hour ends its history export stays available")
+	histLive := fl.Bool("history-live", false, "also serve the hour in progress, and hours within --history-delay, as they stand (tests, demos)")
+	histRate := fl.Int("history-rate", 10, "GET chatmessages calls per minute per app; over it: 429 (0: no limit)")
+	histTZ := fl.String("history-tz", "UTC", "zone history hours are named in: UTC (international clusters) or UTC+8 (China clusters)")
+	demo := fl.Bool("demo", false, "seed a demo conversation (images and PDFs between alice and bob and in a group) into --demo-app, once per data directory")
+	demoApp := fl.String("demo-app", emulator.DemoApp, "the app --demo seeds (app-id/ID or ORG/APP)")
+	sendUser := fl.Int("send-user-rate", 100, "POST messages/users calls per second per app; over it: 429 (0: no limit)")
+	sendUserMsgs := fl.Int("send-user-messages", 6000, "messages to users per minute per app, each recipient counting; over it: 403 (0: no limit)")
+	sendGroup := fl.Int("send-group-rate", 20, "POST messages/chatgroups calls, and groups sent to, per second per app (0: no limit)")
+	sendRoom := fl.Int("send-room-rate", 20, "POST messages/chatrooms calls, and rooms sent to, per second per app (0: no limit)")
 	if err := fl.Parse(args); err != nil {
 		return usageErr(err)
 	}
 	if *data == "" || fl.NArg() != 0 {
 		fmt.Fprintln(stderr, "usage: chatfs serve --data DIR [--listen ADDR] [--token-file FILE] [--max-size BYTES] [--ttl DURATION] [--app NAME]...\n"+
-			"         [--app-certificate [APP=[APPID:]]FILE]... [--client-id ID --client-secret-file FILE [--client-token-ttl DURATION]]")
+			"         [--app-certificate [APP=[APPID:]]FILE]... [--client-id ID --client-secret-file FILE [--client-token-ttl DURATION]]\n"+
+			"         [--history-delay D] [--history-retention D] [--history-live] [--history-rate N] [--history-tz UTC|UTC+8] [--demo [--demo-app APP]]")
 		return errUsage
+	}
+	if *demo && len(apps) > 0 && !slices.Contains(apps, strings.Trim(*demoApp, "/")) {
+		return fmt.Errorf("--demo-app %s is not among the --app apps: add --app %s", *demoApp, *demoApp)
+	}
+	tz, err := emulator.ParseHistoryTZ(*histTZ)
+	if err != nil {
+		return fmt.Errorf("--history-tz: %w", err)
+	}
+	if *histDelay < 0 || *histRetention <= 0 || *histRate < 0 || *sendUser < 0 || *sendUserMsgs < 0 || *sendGroup < 0 || *sendRoom < 0 {
+		return errors.New("--history-delay, --history-rate and the send limits must not be negative, --history-retention must be positive")
 	}
 	tok := os.Getenv("CHATFS_TOKEN")
 	switch {
@@ -83,16 +106,49 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ClientID:       *clientID,
 		ClientSecret:   clientSecret,
 		ClientTokenTTL: *clientTTL,
+
+		HistoryDelay:     orNone(*histDelay),
+		HistoryRetention: *histRetention,
+		HistoryLive:      *histLive,
+		HistoryRate:      orNone(*histRate),
+		HistoryTZ:        tz,
+		SendLimits: emulator.SendLimits{
+			UserCalls:    orNone(*sendUser),
+			UserMessages: orNone(*sendUserMsgs),
+			GroupCalls:   orNone(*sendGroup),
+			RoomCalls:    orNone(*sendRoom),
+		},
 	})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "chatfiles emulator on %s\n", r.URL)
+	if *demo {
+		seeded, err := r.Server.SeedDemo(emulator.DemoOptions{App: *demoApp, URL: r.URL})
+		if err != nil {
+			_ = r.Stop()
+			return err
+		}
+		if seeded {
+			fmt.Fprintf(stdout, "demo conversation seeded into %s\n", *demoApp)
+		} else {
+			fmt.Fprintf(stdout, "demo conversation: already in %s\n", *demoApp)
+		}
+	}
 	if tok == "" && r.Server.Token() != "" {
 		fmt.Fprintf(stdout, "token: in %s/token\n", *data)
 	}
 	<-ctx.Done()
 	return r.Stop()
+}
+
+// orNone maps a flag's 0 ("none") to the emulator's "none", -1; other
+// values pass through.
+func orNone[T ~int | ~int64](v T) T {
+	if v == 0 {
+		return -1
+	}
+	return v
 }
 
 // usageErr passes -h through and turns other flag errors into errUsage

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -10,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/chatfs/chatfs/config"
 	"github.com/chatfs/chatfs/remote/emulator"
 )
 
@@ -43,4 +46,45 @@ func TestEmbeddedEmulatorKeepsItsPort(t *testing.T) {
 	fi, err := os.Stat(addrFile)
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+}
+
+// TestEmbeddedDemoSeededOnFreshStateOnly: the embedded emulator of a fresh
+// state directory holds the demo conversation; a remount does not seed it
+// again, and a state directory whose emulator already has files is left
+// alone.
+func TestEmbeddedDemoSeededOnFreshStateOnly(t *testing.T) {
+	demoMessages := func(dirs config.Dirs) int {
+		t.Helper()
+		s, err := emulator.New(emulator.Options{Dir: filepath.Join(dirs.Data, "emulator"), Token: "t", Logger: discard()})
+		require.NoError(t, err)
+		recs, err := s.Messages("app-id/" + demoApp)
+		require.NoError(t, err)
+		return len(recs)
+	}
+	build := func(dirs config.Dirs) string {
+		t.Helper()
+		var out bytes.Buffer
+		_, stop, err := buildApps(context.Background(), mountArgs{}, dirs, discard(), &out, io.Discard)
+		require.NoError(t, err)
+		stop()
+		return out.String()
+	}
+	dirs, err := config.StateDirs(t.TempDir())
+	require.NoError(t, err)
+	require.NoError(t, dirs.MakeDirs())
+	assert.Contains(t, build(dirs), "Seeded a demo conversation")
+	assert.Equal(t, 7, demoMessages(dirs))
+	assert.NotContains(t, build(dirs), "Seeded a demo")
+	assert.Equal(t, 7, demoMessages(dirs), "not seeded twice")
+
+	// An emulator that already has files (a state directory from before
+	// the demo existed) gets none.
+	old, err := config.StateDirs(t.TempDir())
+	require.NoError(t, err)
+	require.NoError(t, old.MakeDirs())
+	app := filepath.Join(old.Data, "emulator", "apps", "app-id%2Fdemo")
+	require.NoError(t, os.MkdirAll(app, 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(app, "x"), nil, 0o600))
+	assert.NotContains(t, build(old), "Seeded a demo")
+	assert.Equal(t, 0, demoMessages(old))
 }

@@ -12,6 +12,12 @@
 // visible, and a new Server on the same Dir serves everything stored before.
 // Generated thumbnails are cached next to the file as {uuid}.thumb.
 //
+// The message layer: sends (POST {base}/messages/…) are stored as history
+// records, one JSONL file per app and UTC hour under Dir/messages, and
+// exported per hour (GET {base}/chatmessages/{yyyyMMddHH}) through
+// presigned URLs the Server serves itself; see messages.go and history.go.
+// SeedDemo fills an app with a demo conversation.
+//
 // Everything a request touches on disk is named by a validated uuid or an
 // escaped app key, never by raw client input.
 package emulator

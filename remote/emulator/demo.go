@@ -92,7 +92,7 @@ func demoConversation() []demoMessage {
 // whose history is available now, so that their history exports already
 // exist. It reports whether it seeded. It seeds each app once per data
 // directory (Dir/demo records it); an interrupted seeding is finished by
-// the next call, storing nothing twice.
+// the next call, storing nothing twice. Calls are serialized.
 func (s *Server) SeedDemo(o DemoOptions) (bool, error) {
 	if o.App == "" {
 		o.App = DemoApp
@@ -105,6 +105,8 @@ func (s *Server) SeedDemo(o DemoOptions) (bool, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return false, fmt.Errorf("emulator: demo: URL %q: want http://HOST:PORT", o.URL)
 	}
+	s.demoMu.Lock()
+	defer s.demoMu.Unlock()
 	markDir := filepath.Join(s.st.dir, "demo")
 	if err := os.MkdirAll(markDir, 0o700); err != nil {
 		return false, fmt.Errorf("emulator: %w", err)
@@ -255,21 +257,29 @@ func demoImage(w, h, seed int, asJPEG bool) ([]byte, error) {
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	cx, cy, r := float64(w)*(0.3+0.15*float64(seed)), float64(h)*0.4, float64(min(w, h))/6
 	for y := 0; y < h; y++ {
+		t := float64(y) / float64(h)
+		sky := color.RGBA{
+			R: uint8(40 + 200*t*float64(seed%2+1)/2),
+			G: uint8(60 + 100*(1-t)),
+			B: uint8(200 - 150*t + 20*float64(seed)),
+			A: 255,
+		}
+		// The sun's span on this row, if any.
+		x0, x1 := 1, 0
+		if dy := float64(y) - cy; dy*dy < r*r {
+			half := math.Sqrt(r*r - dy*dy)
+			x0, x1 = int(cx-half), int(cx+half)
+		}
+		row := img.Pix[y*img.Stride : y*img.Stride+4*w]
 		for x := 0; x < w; x++ {
-			t := float64(y) / float64(h)
-			c := color.RGBA{
-				R: uint8(40 + 200*t*float64(seed%2+1)/2),
-				G: uint8(60 + 100*(1-t)),
-				B: uint8(200 - 150*t + 20*float64(seed)),
-				A: 255,
-			}
-			if math.Hypot(float64(x)-cx, float64(y)-cy) < r {
+			c := sky
+			if x >= x0 && x <= x1 {
 				c = color.RGBA{255, uint8(200 - 30*seed), 40, 255}
 			}
 			if y > h*3/4 && (x/(8*seed+8)+y/12)%2 == 0 {
 				c = color.RGBA{uint8(20 * seed), 90, 40, 255}
 			}
-			img.SetRGBA(x, y, c)
+			row[4*x], row[4*x+1], row[4*x+2], row[4*x+3] = c.R, c.G, c.B, c.A
 		}
 	}
 	var buf bytes.Buffer

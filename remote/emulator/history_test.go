@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -324,4 +326,77 @@ func TestValidAppDir(t *testing.T) {
 	for _, d := range []string{"", "..", "a/b", "a.b", strings.Repeat("a", 300)} {
 		assert.False(t, validAppDir(d), d)
 	}
+}
+
+// TestConcurrentSendsAndExports: sends and export downloads of the same
+// live hour at once: every download is a valid gzip of whole records, and
+// every send is stored exactly once.
+func TestConcurrentSendsAndExports(t *testing.T) {
+	e := newEnv(t, Options{HistoryLive: true, HistoryRate: -1, SendLimits: SendLimits{UserCalls: -1, UserMessages: -1}})
+	post(t, e.srv, "org/app", t0, "a", "b", "seed")
+	u := e.exportURL("/org/app", t0.Format(hourLayout))
+	const senders, each = 4, 25
+	var wg sync.WaitGroup
+	errs := make(chan error, senders*each+100)
+	for i := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range each {
+				body := fmt.Sprintf(`{"to":["u%d"],"type":"txt","body":{"msg":"%d"}}`, i, j)
+				req, _ := http.NewRequest(http.MethodPost, e.url+"/org/app/messages/users", strings.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+testToken)
+				resp, err := http.DefaultClient.Do(req)
+				if err == nil {
+					resp.Body.Close()
+					if resp.StatusCode != 200 {
+						err = fmt.Errorf("send: %d", resp.StatusCode)
+					}
+				}
+				if err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for range 20 {
+			resp, err := http.Get(u)
+			if err != nil {
+				errs <- err
+				return
+			}
+			zr, err := gzip.NewReader(resp.Body)
+			if err == nil {
+				var raw []byte
+				if raw, err = io.ReadAll(zr); err == nil {
+					for _, line := range bytes.Split(bytes.TrimSuffix(raw, []byte("\n")), []byte("\n")) {
+						if !json.Valid(line) {
+							err = fmt.Errorf("export line %q", line)
+						}
+					}
+				}
+			}
+			resp.Body.Close()
+			if err != nil {
+				errs <- err
+			}
+		}
+	}()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	recs, err := e.srv.Messages("org/app")
+	require.NoError(t, err)
+	assert.Len(t, recs, 1+senders*each)
+	ids := map[string]bool{}
+	for _, r := range recs {
+		ids[r.MsgID] = true
+	}
+	assert.Len(t, ids, len(recs))
+	assert.Len(t, exportRecords(t, fetch(t, u, nil).body), 1+senders*each)
 }

@@ -151,7 +151,7 @@ type sendRequest struct {
 func (s *Server) send(w http.ResponseWriter, r *http.Request, mr messageRoute) {
 	kind := targetKinds[mr.kind]
 	now := s.now()
-	calls, per := s.callLimit(mr.kind)
+	calls, messages, per := s.sendLimit(mr.kind)
 	if !s.limits.allow(mr.app, "send-calls/"+mr.kind, calls, time.Second, now, 1) {
 		s.writeError(w, errReachLimit)
 		return
@@ -197,7 +197,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, mr messageRoute) {
 		s.writeErrorCode(w, errMsgTooLarge, errMsgTooLargeCode)
 		return
 	}
-	if !s.limits.allow(mr.app, "send-messages/"+mr.kind, s.messageLimit(mr.kind), per, now, len(targets)) {
+	if !s.limits.allow(mr.app, "send-messages/"+mr.kind, messages, per, now, len(targets)) {
 		s.writeError(w, errSendLimit)
 		return
 	}
@@ -215,28 +215,19 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, mr messageRoute) {
 	s.writeJSON(w, http.StatusOK, a)
 }
 
-// callLimit returns the calls-per-second limit of a send endpoint, and the
-// span of its messages limit.
-func (s *Server) callLimit(kind string) (int, time.Duration) {
+// sendLimit returns the limits of a send endpoint: calls per second, and
+// messages (recipients) per span: users per minute, groups and rooms per
+// second, as many as calls.
+func (s *Server) sendLimit(kind string) (calls, messages int, per time.Duration) {
 	l := s.sendLimits
 	switch kind {
 	case "users":
-		return l.UserCalls, time.Minute
+		return l.UserCalls, l.UserMessages, time.Minute
 	case "chatgroups":
-		return l.GroupCalls, time.Second
+		return l.GroupCalls, l.GroupCalls, time.Second
 	default:
-		return l.RoomCalls, time.Second
+		return l.RoomCalls, l.RoomCalls, time.Second
 	}
-}
-
-// messageLimit returns the messages limit of a send endpoint: users per
-// minute, groups and rooms per second (as many as calls).
-func (s *Server) messageLimit(kind string) int {
-	if kind == "users" {
-		return s.sendLimits.UserMessages
-	}
-	n, _ := s.callLimit(kind)
-	return n
 }
 
 // uniqueTargets returns to without repeats, in order; false when it is
@@ -322,10 +313,55 @@ type Message struct {
 // messages in past hours; records are durable when it returns. It is safe
 // for concurrent use.
 func (s *Server) PostMessage(app string, m Message) (map[string]string, error) {
+	ids, err := s.PostMessages(app, []Message{m})
+	if err != nil {
+		return nil, err
+	}
+	return ids[0], nil
+}
+
+// PostMessages stores many messages as PostMessage does, with one sync per
+// hour file instead of one per message (for benchmarks that need 100,000
+// messages). It checks every message before storing any; ids[i] are the
+// ids of ms[i] by target.
+func (s *Server) PostMessages(app string, ms []Message) ([]map[string]string, error) {
 	key, ok := normalizeAppKey(app)
 	if !ok {
 		return nil, fmt.Errorf("emulator: app %q: want \"app-id/ID\" or \"org/app\"", app)
 	}
+	var recs []Record
+	counts := make([]int, len(ms))
+	for i, m := range ms {
+		m, err := s.checkMessage(m)
+		if err != nil {
+			return nil, fmt.Errorf("emulator: message %d: %w", i, err)
+		}
+		r, err := toRecords(m)
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, r...)
+		counts[i] = len(r)
+	}
+	if err := s.msgs.add(key, recs); err != nil {
+		return nil, err
+	}
+	s.messages.Add(int64(len(recs)))
+	ids := make([]map[string]string, len(ms))
+	j := 0
+	for i, n := range counts {
+		ids[i] = make(map[string]string, n)
+		for _, r := range recs[j : j+n] {
+			ids[i][r.To] = r.MsgID
+		}
+		j += n
+	}
+	return ids, nil
+}
+
+// checkMessage checks a message given to PostMessages and fills its
+// defaults.
+func (s *Server) checkMessage(m Message) (Message, error) {
 	if m.From == "" {
 		m.From = "admin"
 	}
@@ -335,32 +371,50 @@ func (s *Server) PostMessage(app string, m Message) (map[string]string, error) {
 	switch m.ChatType {
 	case "chat", "groupchat", "chatroom":
 	default:
-		return nil, fmt.Errorf("emulator: chat type %q: want chat, groupchat or chatroom", m.ChatType)
+		return m, fmt.Errorf("chat type %q: want chat, groupchat or chatroom", m.ChatType)
 	}
 	targets, ok := uniqueTargets(m.To)
 	if !ok {
-		return nil, errors.New("emulator: a message needs at least one target, none empty")
+		return m, errors.New("a message needs at least one target, none empty")
 	}
 	m.To = targets
 	if !isObject(m.Body) {
-		return nil, errors.New("emulator: a message body must be a JSON object")
+		return m, errors.New("a message body must be a JSON object")
 	}
 	if len(m.Ext) > 0 && !isObject(m.Ext) {
-		return nil, errors.New("emulator: a message ext must be a JSON object")
+		return m, errors.New("a message ext must be a JSON object")
 	}
 	var err error
 	if m.Body, m.Ext, err = compactMessage(m.Body, m.Ext); err != nil {
-		return nil, fmt.Errorf("emulator: message: %w", err)
+		return m, err
 	}
 	if m.Time.IsZero() {
 		m.Time = s.now()
 	}
-	return s.store(key, m)
+	return m, nil
 }
 
 // store writes one record per target of m (already checked) and returns
 // the ids by target.
 func (s *Server) store(app string, m Message) (map[string]string, error) {
+	recs, err := toRecords(m)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.msgs.add(app, recs); err != nil {
+		return nil, err
+	}
+	s.messages.Add(int64(len(recs)))
+	ids := make(map[string]string, len(recs))
+	for _, rec := range recs {
+		ids[rec.To] = rec.MsgID
+	}
+	return ids, nil
+}
+
+// toRecords makes the records of a checked message, one per target; ids
+// are given when stored.
+func toRecords(m Message) ([]Record, error) {
 	body := m.Body
 	if m.Type != "" {
 		var err error
@@ -385,15 +439,7 @@ func (s *Server) store(app string, m Message) (map[string]string, error) {
 			},
 		}
 	}
-	if err := s.msgs.add(app, recs); err != nil {
-		return nil, err
-	}
-	s.messages.Add(int64(len(recs)))
-	ids := make(map[string]string, len(recs))
-	for _, rec := range recs {
-		ids[rec.To] = rec.MsgID
-	}
-	return ids, nil
+	return recs, nil
 }
 
 // withType returns the body object with "type" set to typ, every other

@@ -325,3 +325,37 @@ func TestPostMessage(t *testing.T) {
 	_, err = e.srv.PostMessage("no-slash", Message{To: []string{"b"}, Body: json.RawMessage(`{}`)})
 	assert.Error(t, err)
 }
+
+// TestPostMessagesBulk: many messages in one call, over several hours,
+// each with its own id; a bad one stores none.
+func TestPostMessagesBulk(t *testing.T) {
+	e := newEnv(t, Options{HistoryRate: -1})
+	start := t0.Add(-6 * time.Hour)
+	ms := make([]Message, 5000)
+	for i := range ms {
+		ms[i] = Message{From: "a", To: []string{"b"}, Type: "file", Time: start.Add(time.Duration(i) * 2 * time.Second),
+			Body: json.RawMessage(fmt.Sprintf(`{"url":"http://h/o/a/chatfiles/%d","filename":"f%d"}`, i, i))}
+	}
+	ids, err := e.srv.PostMessages("o/a", ms)
+	require.NoError(t, err)
+	require.Len(t, ids, len(ms))
+	seen := map[string]bool{}
+	for _, m := range ids {
+		seen[m["b"]] = true
+	}
+	assert.Len(t, seen, len(ms))
+	recs, err := e.srv.Messages("o/a")
+	require.NoError(t, err)
+	require.Len(t, recs, len(ms))
+	assert.Equal(t, ids[4999]["b"], recs[4999].MsgID, "in order")
+	got := exportRecords(t, fetch(t, e.exportURL("/o/a", start.Add(time.Hour).Format(hourLayout)), nil).body)
+	assert.Len(t, got, 1800, "one hour of a message every 2 s")
+
+	bad := append([]Message{}, ms[:2]...)
+	bad = append(bad, Message{To: []string{"b"}})
+	_, err = e.srv.PostMessages("o/a", bad)
+	require.ErrorContains(t, err, "message 2")
+	recs, err = e.srv.Messages("o/a")
+	require.NoError(t, err)
+	assert.Len(t, recs, len(ms), "nothing of a refused batch is stored")
+}

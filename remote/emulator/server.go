@@ -30,6 +30,7 @@ type Server struct {
 
 	limits  limiters    // per-app rate limits of the message layer
 	exports exportCache // recently made history export files
+	demoMu  sync.Mutex  // serializes SeedDemo
 
 	clock  atomic.Pointer[func() time.Time]
 	closed atomic.Bool
