@@ -261,6 +261,8 @@ func (o *Outbox) upload(u index.Upload) {
 	o.mu.Unlock()
 
 	switch {
+	case err == nil && o.sends:
+		log.Info("sent and recorded", "path", u.Path, "uuid", file.UUID, "size", file.Size)
 	case err == nil:
 		log.Info("uploaded", "path", u.Path, "uuid", file.UUID, "size", file.Size)
 	case errors.Is(err, errGone), ctx.Err() != nil, errors.Is(err, errStale):

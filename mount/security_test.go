@@ -47,6 +47,11 @@ func TestSecretsNeverLogged(t *testing.T) {
 		require.NoError(t, os.Remove(h.path("by-name", name)))
 		_, _ = os.ReadFile(h.path("files", uuid)) // restricted: refused without the secret
 	}
+	// Sent from send/: the message carries the secret; no log does.
+	require.NoError(t, os.WriteFile(h.path("send", "users", "alice", "c.txt"), []byte("content of c"), 0o644))
+	h.waitSent("users/alice/c.txt")
+	uuid := h.waitUploaded("c.txt")
+	secrets = append(secrets, getxattr(t, h.path("files", uuid), "user.chatfs.share_secret"))
 	// A wrong token: the refused request is logged, the token is not.
 	badToken := "not-the-token-" + svc.emu.Token()
 	c, err := remote.New(remote.Options{
