@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"image/png"
 	"path"
@@ -308,5 +309,24 @@ func TestSendOpenedWhileSendingIsNotUploadedAgain(t *testing.T) {
 		assert.Len(t, fr.calls(), 3, "b uploaded twice: once as it was, once changed")
 		last := fr.accepted()[len(fr.accepted())-1]
 		assert.EqualValues(t, len(pdfBytes)+1, last.Msg.Body.FileLength)
+	})
+}
+
+// A 200 whose answer cannot be read may mean the message went: the file
+// is failed, saying so, and not sent again on its own.
+func TestSendMalformedAnswerIsNotRepeated(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		fr := newFakeRemote()
+		fr.onSend = func(ctx context.Context, n int, kind remote.ChatKind, msg remote.Message) error {
+			return fmt.Errorf("remote: send to users: %w: no message id for %q", remote.ErrMalformedAnswer, "bob")
+		}
+		e := startSendEnv(t, fr, nil)
+		e.write("users/bob/a.pdf", pdfBytes)
+		e.waitFor(func() bool { st, _ := e.state("users/bob/a.pdf"); return st == core.StateFailed }, "failed")
+		_, why := e.state("users/bob/a.pdf")
+		assert.Contains(t, why, "may have been sent")
+		quietFor(t, fr, time.Hour, 1)
+		assert.Equal(t, 1, fr.sends)
 	})
 }

@@ -285,6 +285,10 @@ func TestSendLayout(t *testing.T) {
 	assert.Equal(t, syscall.EPERM, errnoOf(os.WriteFile(h.path("send", "stray.pdf"), pdfBytes, 0o644)))
 	assert.Equal(t, syscall.EPERM, errnoOf(syscall.Rmdir(h.path("send", "users"))))
 	require.NoError(t, os.MkdirAll(h.path("send", "users", "dave"), 0o755), "mkdir -p of a conversation")
+	assert.Equal(t, syscall.EINVAL, errnoOf(os.Rename(h.path("send", "users", "dave"), h.path("send", "users", "da ve"))))
+	assert.Equal(t, syscall.EPERM, errnoOf(os.Rename(h.path("send", "users", "dave"), h.path("send", "users", "alice", "dave"))))
+	assert.Equal(t, syscall.EPERM, errnoOf(os.Rename(h.path("send", "users"), h.path("send", "people"))))
+	assert.Equal(t, syscall.EPERM, errnoOf(os.Symlink("x", h.path("send", "users", "dave", "link"))))
 	require.NoError(t, os.WriteFile(h.path("upload", "x"), pdfBytes, 0o644))
 	assert.Equal(t, syscall.EXDEV, errnoOf(os.Rename(h.path("upload", "x"), h.path("send", "users", "dave", "x"))), "send/ and upload/ are apart")
 
