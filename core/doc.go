@@ -1,7 +1,9 @@
 // Package core is chatfs's model of one mounted app, free of FUSE: it
 // answers lookups and listings of files/ and by-name/ from the index, opens
 // file contents through the download cache, and runs the upload outbox
-// (settling, queueing, uploading, recovery). fs/ is a thin adapter over it.
+// (settling, queueing, uploading, recovery) and send/'s, the same outbox
+// with a message sent after each upload (sender.go). fs/ is a thin adapter
+// over it.
 //
 // core owns the view, what the mount shows, in types of its own, so that
 // fs/ imports no package of chatfs's but core and a new view (a folder per

@@ -41,12 +41,19 @@ import (
 // only way a message repeats. A crash between the upload's answer and step
 // 1 uploads the file again, as upload/ would.
 
-// SendDirs are the folders of send/ and the kind of conversation each
+// sendDirs are the folders of send/ and the kind of conversation each
 // holds.
-var SendDirs = map[string]remote.ChatKind{
+var sendDirs = map[string]remote.ChatKind{
 	"users":  remote.ToUsers,
 	"groups": remote.ToGroups,
 	"rooms":  remote.ToRooms,
+}
+
+// IsSendDir reports whether name is one of send/'s folders: users,
+// groups or rooms.
+func IsSendDir(name string) bool {
+	_, ok := sendDirs[name]
+	return ok
 }
 
 // ValidTarget reports whether name is a well-formed user name, group id
@@ -62,7 +69,7 @@ func sendTarget(rel string) (remote.ChatKind, string, string, error) {
 	if len(parts) != 3 {
 		return "", "", "", errNoTarget
 	}
-	kind, ok := SendDirs[parts[0]]
+	kind, ok := sendDirs[parts[0]]
 	if !ok || !remote.ValidTarget(parts[1]) {
 		return "", "", "", errNoTarget
 	}
@@ -225,7 +232,7 @@ func (o *Outbox) recordUploaded(rel string, file *index.File) error {
 
 // makeSendDirs makes send/'s three folders.
 func (o *Outbox) makeSendDirs() error {
-	for d := range SendDirs {
+	for d := range sendDirs {
 		if err := os.MkdirAll(o.path(d), 0o700); err != nil {
 			return err
 		}
@@ -234,11 +241,11 @@ func (o *Outbox) makeSendDirs() error {
 }
 
 // TargetDir makes sure the folder of a conversation exists in send/: kind
-// is one of SendDirs' names, name a ValidTarget (ErrBadTarget otherwise).
+// is one of send/'s folders (IsSendDir), name a ValidTarget (ErrBadTarget otherwise).
 // Every well-formed name is a folder: one looked up is made on disk, its
 // name synced so that a file closed in it survives a crash.
 func (o *Outbox) TargetDir(kind, name string) error {
-	if _, ok := SendDirs[kind]; !ok || !o.sends {
+	if _, ok := sendDirs[kind]; !ok || !o.sends {
 		return ErrNotExist
 	}
 	if !ValidTarget(name) {
@@ -280,7 +287,7 @@ func (o *Outbox) Targets(kind string) ([]string, error) {
 
 // pruneTargets removes the empty folders of send/'s targets, at start.
 func (o *Outbox) pruneTargets() {
-	for kind := range SendDirs {
+	for kind := range sendDirs {
 		ents, _ := os.ReadDir(o.path(kind))
 		for _, e := range ents {
 			if e.IsDir() {

@@ -80,7 +80,7 @@ func (n *uploadNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut
 	if n.send {
 		switch n.level() {
 		case 0:
-			if _, ok := core.SendDirs[name]; !ok {
+			if !core.IsSendDir(name) {
 				return nil, syscall.ENOENT
 			}
 		case 1:
