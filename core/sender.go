@@ -115,7 +115,7 @@ func (o *Outbox) deliver(ctx context.Context, rel, full string, file *index.File
 func (o *Outbox) isThumbOfStaged(rel string) bool {
 	for _, suf := range thumbSuffixes {
 		if video, ok := strings.CutSuffix(rel, suf); ok && !strings.HasSuffix(video, "/") {
-			if fi, err := os.Lstat(o.path(video)); err == nil && fi.Mode().IsRegular() {
+			if fi, err := os.Lstat(o.staged(video)); err == nil && fi.Mode().IsRegular() {
 				return true
 			}
 		}
@@ -123,8 +123,8 @@ func (o *Outbox) isThumbOfStaged(rel string) bool {
 	return false
 }
 
-// path is the staged file of rel.
-func (o *Outbox) path(rel string) string { return o.dir + "/" + rel }
+// staged is the staged file of rel.
+func (o *Outbox) staged(rel string) string { return o.dir + "/" + rel }
 
 // message is the message that carries file, staged at full: its type and
 // body from the file's content (see describe).
@@ -233,7 +233,7 @@ func (o *Outbox) recordUploaded(rel string, file *index.File) error {
 // makeSendDirs makes send/'s three folders.
 func (o *Outbox) makeSendDirs() error {
 	for d := range sendDirs {
-		if err := os.MkdirAll(o.path(d), 0o700); err != nil {
+		if err := os.MkdirAll(o.staged(d), 0o700); err != nil {
 			return err
 		}
 	}
@@ -251,21 +251,21 @@ func (o *Outbox) TargetDir(kind, name string) error {
 	if !ValidTarget(name) {
 		return ErrBadTarget
 	}
-	err := os.Mkdir(o.path(kind+"/"+name), 0o700)
+	err := os.Mkdir(o.staged(kind+"/"+name), 0o700)
 	switch {
 	case errors.Is(err, fs.ErrExist):
 		return nil
 	case err != nil:
 		return err
 	}
-	return o.sync.Dir(o.path(kind))
+	return o.sync.Dir(o.staged(kind))
 }
 
 // Targets lists the conversations of kind that have files in send/.
 // (Folders made by a lookup and left empty are not shown; start removes
 // them.)
 func (o *Outbox) Targets(kind string) ([]string, error) {
-	ents, err := os.ReadDir(o.path(kind))
+	ents, err := os.ReadDir(o.staged(kind))
 	if err != nil {
 		return nil, err
 	}
@@ -274,7 +274,7 @@ func (o *Outbox) Targets(kind string) ([]string, error) {
 		if !e.IsDir() || !ValidTarget(e.Name()) {
 			continue
 		}
-		if d, err := os.Open(o.path(kind + "/" + e.Name())); err == nil {
+		if d, err := os.Open(o.staged(kind + "/" + e.Name())); err == nil {
 			names, _ := d.Readdirnames(1)
 			d.Close()
 			if len(names) > 0 {
@@ -288,10 +288,10 @@ func (o *Outbox) Targets(kind string) ([]string, error) {
 // pruneTargets removes the empty folders of send/'s targets, at start.
 func (o *Outbox) pruneTargets() {
 	for kind := range sendDirs {
-		ents, _ := os.ReadDir(o.path(kind))
+		ents, _ := os.ReadDir(o.staged(kind))
 		for _, e := range ents {
 			if e.IsDir() {
-				_ = os.Remove(o.path(kind + "/" + e.Name())) // fails unless empty
+				_ = os.Remove(o.staged(kind + "/" + e.Name())) // fails unless empty
 			}
 		}
 	}
