@@ -477,8 +477,8 @@ func (o *Outbox) kick() {
 
 // State is what upload/ (or send/) shows of a path in its xattrs:
 // "waiting", "uploading", "sending" (send/) or "failed" and the reason of
-// the last failure. ok is false
-// for paths that will not be uploaded (temporary names, folders).
+// the last failure. ok is false for paths that will not be uploaded
+// (temporary names, folders).
 func (o *Outbox) State(rel string) (state UploadState, reason string, ok bool) {
 	if isTempPath(rel) {
 		return "", "", false
