@@ -19,6 +19,7 @@ TARGETS=(
 	"./remote FuzzParseContentRange"
 	"./remote FuzzValidUUID"
 	"./remote FuzzParseMessageURL"
+	"./remote FuzzParseSendAnswer"
 )
 
 failed=0
