@@ -256,4 +256,3 @@ func TestHistoryOffByDefault(t *testing.T) {
 		e.app.Close(0)
 	})
 }
-
