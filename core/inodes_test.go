@@ -16,7 +16,7 @@ import (
 func TestInodesAreStable(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, newFakeRemote(), nil)
-	const appBase = 0x10000007daa0cb0 // 1<<56 | fnv32a("app")<<2
+	const appBase = 0x10000007daa0cb0   // 1<<56 | fnv32a("app")<<2
 	const chatsBase = 0x20000007daa0cb0 // 1<<57 | fnv32a("app")<<2
 	assert.Equal(t, core.AppInodes{Dir: appBase, Files: appBase + 1, ByName: appBase + 2,
 		Chats: chatsBase, ChatUsers: chatsBase + 1, ChatGroups: chatsBase + 2, ChatRooms: chatsBase + 3}, e.app.Inodes())
