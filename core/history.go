@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"mime"
 	"path"
 	"strings"
@@ -61,6 +62,8 @@ type importer struct {
 	host     string // the app's host; attachments elsewhere are warned of once
 	done     chan struct{}
 
+	failures int // hours that failed this round; only run's goroutine uses it
+
 	mu      sync.Mutex
 	current time.Time       // the hour being read; zero between. GUARDED_BY(mu)
 	next    time.Time       // when the next round starts. GUARDED_BY(mu)
@@ -109,6 +112,7 @@ func (im *importer) round(ctx context.Context) {
 	now := im.a.opts.Now().UTC()
 	newest := now.Truncate(time.Hour).Add(-time.Hour)
 	oldest := now.Add(-im.window).Truncate(time.Hour)
+	im.failures = 0
 	if err := im.a.opts.Index.DropHours(im.a.opts.Name, oldest.Add(-historyFinal)); err != nil {
 		im.a.log.Warn("history: dropping old hours", "err", err)
 	}
@@ -188,7 +192,12 @@ func (im *importer) attempt(ctx context.Context, st index.HourState) {
 		}
 		st.Error = err.Error()
 		st.Next = now.Add(failedBackoff.Delay(st.Tries))
-		im.a.log.Warn("history: reading the hour failed; trying again later", "hour", key, "err", err, "next", st.Next)
+		im.failures++
+		level := slog.LevelWarn // the first failure of a round; the rest say the same
+		if im.failures > 1 {
+			level = slog.LevelDebug
+		}
+		im.a.log.Log(ctx, level, "history: reading the hour failed; trying again later", "hour", key, "err", err, "next", st.Next)
 	}
 	if err := im.a.opts.Index.SetHour(im.a.opts.Name, st); err != nil {
 		im.a.log.Error("history: recording the hour's state", "hour", key, "err", err)

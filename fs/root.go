@@ -8,6 +8,7 @@
 //	MOUNT/<app>/upload/    a loopback over the app's staging directory
 //	MOUNT/<app>/files/     <uuid> and <uuid>.thumb, read-only
 //	MOUNT/<app>/by-name/   <name> -> ../files/<uuid>
+//	MOUNT/<app>/chats/     users|groups|rooms/<id>/<name> -> ../../../files/<uuid>
 package fs
 
 import (
@@ -133,6 +134,7 @@ func (r *rootNode) OnAdd(ctx context.Context) {
 			gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino.Files}), false)
 		app.AddChild("by-name", app.NewPersistentInode(ctx, &byNameDir{app: a, log: log, mounted: r.mounted},
 			gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino.ByName}), false)
+		app.AddChild("chats", newChatsDir(ctx, app, a, log, r.mounted), false)
 		up, err := newUploadRoot(a, log)
 		if err != nil {
 			log.Error("upload/ unavailable", "err", err)
