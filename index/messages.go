@@ -43,9 +43,10 @@ const (
 	FolderRooms  = "rooms"
 )
 
-// importBatch bounds the attachments applied in one transaction, well
-// within badger's transaction size at the index's memtable size.
-const importBatch = 256
+// importBatch bounds the attachments applied in one transaction (about
+// 8,000 keys, within badger's transaction size at the index's memtable
+// size; ImportHour halves it when badger says otherwise).
+const importBatch = 1000
 
 // Message is one attachment of one chat message, to import.
 type Message struct {
@@ -127,10 +128,11 @@ func checkMessage(m *Message) error {
 
 // ImportHour imports the attachments of one hour and records st as the
 // hour's state, durably. Attachments already imported are skipped. They
-// are applied in transactions of up to 256, the last of which also writes
-// st: a crash in between leaves the hour as it was (to be imported again,
-// which skips what the first run added) and never marks it done with
-// attachments missing. It returns how many attachments were new.
+// are applied in transactions of up to 1,000 (fewer when badger finds one
+// too big), the last of which also writes st, then synced once: a crash
+// in between leaves the hour as it was (to be imported again, which skips
+// what the first run added) and never marks it done with attachments
+// missing. It returns how many attachments were new.
 func (db *DB) ImportHour(app string, st HourState, msgs []Message) (int, error) {
 	if err := checkApp(app); err != nil {
 		return 0, err
@@ -141,13 +143,15 @@ func (db *DB) ImportHour(app string, st HourState, msgs []Message) (int, error) 
 		}
 	}
 	added := 0
-	for start := 0; ; start += importBatch {
-		end := min(start+importBatch, len(msgs))
+	var logged []logLine
+	batch := importBatch
+	for start := 0; ; {
+		end := min(start+batch, len(msgs))
 		last := end == len(msgs)
-		var logged []logLine
+		var lines []logLine
 		n := 0
 		err := db.update(func(txn *badger.Txn) error {
-			logged, n = logged[:0], 0
+			lines, n = lines[:0], 0
 			for i := start; i < end; i++ {
 				f, isNew, err := db.importOne(txn, app, &msgs[i])
 				if err != nil {
@@ -157,7 +161,7 @@ func (db *DB) ImportHour(app string, st HourState, msgs []Message) (int, error) 
 					n++
 				}
 				if f != nil {
-					logged = append(logged, putLine(*f, db.now()))
+					lines = append(lines, putLine(*f, db.now()))
 				}
 			}
 			if !last {
@@ -171,22 +175,30 @@ func (db *DB) ImportHour(app string, st HourState, msgs []Message) (int, error) 
 			}
 			return txn.Set(hourKey(app, st.Hour), b)
 		})
-		if err == nil {
-			err = db.sync()
+		if errors.Is(err, badger.ErrTxnTooBig) && end-start > 1 {
+			batch = max((end-start)/2, 1)
+			continue
 		}
 		if err != nil {
 			return added, fmt.Errorf("index: import %s %s: %w", app, st.Hour.UTC().Format(time.RFC3339), err)
 		}
 		added += n
-		if len(logged) > 0 && db.rec != nil {
-			if err := db.rec.append(logged...); err != nil {
-				db.log.Error("index: record log: not written; the next start copies it from the index", "app", app, "err", err)
-			}
-		}
+		logged = append(logged, lines...)
+		start = end
 		if last {
-			return added, nil
+			break
 		}
 	}
+	// Durable before the record log says so (see Put).
+	if err := db.sync(); err != nil {
+		return added, fmt.Errorf("index: import %s %s: %w", app, st.Hour.UTC().Format(time.RFC3339), err)
+	}
+	if len(logged) > 0 && db.rec != nil {
+		if err := db.rec.append(logged...); err != nil {
+			db.log.Error("index: record log: not written; the next start copies it from the index", "app", app, "err", err)
+		}
+	}
+	return added, nil
 }
 
 // importOne applies one attachment in txn. It returns the file record when
