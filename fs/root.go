@@ -77,6 +77,9 @@ func Mount(mountpoint string, o Options) (*fuse.Server, error) {
 			// Extended attributes are part of the contract.
 			DisableXAttrs: false,
 			MaxReadAhead:  1 << 20,
+			// A link's target never changes for its inode (by-name/ and
+			// chats/ links point to files/<uuid> of their file's block).
+			EnableSymlinkCaching: true,
 		},
 		UID: uid,
 		GID: gid,
