@@ -89,7 +89,7 @@ type HourState struct {
 	Tries    int
 	LastTry  time.Time
 	Next     time.Time // next attempt; zero when none is planned
-	Imported int       // attachments imported from it so far
+	Imported int       // attachments of its export, all in the index (set by ImportHour)
 	Error    string    // of the last attempt
 }
 
@@ -168,7 +168,7 @@ func (db *DB) ImportHour(app string, st HourState, msgs []Message) (int, error) 
 				return nil
 			}
 			final := st
-			final.Imported += added + n
+			final.Imported = len(msgs) // whether new now or before a crash
 			b, err := marshal(&final)
 			if err != nil {
 				return err
