@@ -77,6 +77,15 @@ func FileXattrs(e Entry) []Xattr {
 	add("user.chatfs.url", url)
 	add(XattrShareSecret, secret)
 	add("user.chatfs.name", f.Name)
+	if m := f.Msg; m != nil && !e.Thumb {
+		add("user.chatfs.from", m.From)
+		add("user.chatfs.to", m.To)
+		add("user.chatfs.chat_type", m.ChatType)
+		add("user.chatfs.msg_id", m.MsgID)
+		if !m.Sent.IsZero() {
+			add("user.chatfs.sent", m.Sent.UTC().Format(time.RFC3339))
+		}
+	}
 	if !f.Expires.IsZero() {
 		add("user.chatfs.expires", f.Expires.UTC().Format(time.RFC3339))
 	}

@@ -37,6 +37,19 @@ type File struct {
 	ThumbUUID   string // for videos: the separately uploaded thumbnail image
 	ThumbSecret string
 	Expired     bool // the server answered file_expired
+	// Msg holds the facts of the first message chatfs saw carrying the
+	// file (see ImportHour); nil for a file known only from an upload or
+	// a lookup.
+	Msg *MsgFacts `json:",omitempty"`
+}
+
+// MsgFacts are what a chat message says of a file it carries.
+type MsgFacts struct {
+	MsgID    string
+	From     string
+	To       string
+	ChatType string // "chat", "groupchat" or "chatroom"
+	Sent     time.Time
 }
 
 // UploadState is the state of an outbox entry.

@@ -54,6 +54,10 @@ type Options struct {
 	// (uploads and downloads are limited separately, as the service does).
 	// Default 90. Negative disables the limiter (tests only).
 	RateLimit float64
+	// HistoryPerMinute limits the history export calls (History), on a
+	// limiter of their own; default 10 (the service's limit). Negative
+	// disables it (tests only).
+	HistoryPerMinute float64
 	// Timeouts: TCP connect, waiting for response headers, and the longest
 	// pause allowed between two reads of a response body.
 	ConnectTimeout  time.Duration // default 10s

@@ -34,6 +34,7 @@ type Client struct {
 	hc        *http.Client
 	upLimit   *rate.Limiter // nil when disabled
 	downLimit *rate.Limiter // nil when disabled
+	histLimit *rate.Limiter // the history export's own; nil when disabled
 	idle      time.Duration
 	log       *slog.Logger
 	userAgent string
@@ -79,6 +80,12 @@ func New(o Options) (*Client, error) {
 	if o.RateLimit > 0 {
 		c.upLimit = newLimiter(o.RateLimit)
 		c.downLimit = newLimiter(o.RateLimit)
+	}
+	if o.HistoryPerMinute == 0 {
+		o.HistoryPerMinute = DefaultHistoryPerMinute
+	}
+	if o.HistoryPerMinute > 0 {
+		c.histLimit = newHistoryLimiter(o.HistoryPerMinute)
 	}
 	return c, nil
 }
