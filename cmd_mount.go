@@ -90,6 +90,9 @@ func parseMount(args []string, stderr io.Writer) (mountArgs, error) {
 	fl.StringVar(&a.ThumbnailSize, "thumbnail-size", "", "thumbnail box WxH asked for images (server default 170x170)")
 	fl.Int64Var(&a.MaxSize, "max-size", 10*1024*1024, "largest file accepted, bytes")
 	fl.DurationVar(&a.Retention, "retention", 7*24*time.Hour, "how long the app's service keeps files (user.chatfs.expires)")
+	history := fl.Duration("history", config.DefaultHistory, "import the attachments of the message history this far back into chats/ (0: off)")
+	fl.StringVar(&a.HistoryTZ, "history-tz", "UTC", "the history export's hours: UTC, or UTC+8 on China clusters")
+	fl.DurationVar(&a.HistoryInterval, "history-interval", config.DefaultHistoryInterval, "how often to look for new hours of history")
 	fl.BoolVar(&a.AllowPlainHTTP, "allow-plain-http", false, "allow http:// to a host that is not loopback")
 	fl.StringVar(&a.SendAs, "send-as", "", "the user that messages from send/ come from (default admin)")
 	fl.StringVar(&p.state, "state", "", "directory for all state (default: $XDG_DATA_HOME/chatfs and $XDG_CACHE_HOME/chatfs)")
@@ -101,6 +104,7 @@ func parseMount(args []string, stderr io.Writer) (mountArgs, error) {
 	if err := fl.Parse(args); err != nil {
 		return p, usageErr(err)
 	}
+	a.History = history
 	if fl.NArg() != 1 {
 		fmt.Fprintln(stderr, "usage: chatfs mount [flags] MOUNTPOINT")
 		return p, errUsage

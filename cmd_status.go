@@ -64,6 +64,9 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 		if disk, err := xattr(upload, "user.chatfs.disk"); err == nil && disk != "ok" {
 			fmt.Fprintf(stdout, "  disk %s\n", printable(disk))
 		}
+		if line := historyStatus(mnt, app.Name()); line != "" {
+			fmt.Fprintln(stdout, line)
+		}
 		sort.Strings(failed)
 		for _, f := range failed {
 			fmt.Fprintln(stdout, f)

@@ -50,3 +50,19 @@ func TestStatusSaysDiskFullAndCutFiles(t *testing.T) {
 	assert.Contains(t, stdout, "failed: big.bin: the disk was full while it was written")
 	assert.Contains(t, stdout, "disk full")
 }
+
+// TestStatusShowsHistoryProgress: chatfs status says how far the import of
+// the message history has come, or that it is off.
+func TestStatusShowsHistoryProgress(t *testing.T) {
+	mnt := t.TempDir()
+	startCLIMount(t, mnt, "--state", t.TempDir(), "--history", "3h", "--history-interval", "1h")
+	code, stdout, stderr := runCmd("status", mnt)
+	require.Equal(t, 0, code, stderr)
+	assert.Regexp(t, `(?m)^  history: \d of 3 hours done, \d waiting, \d unavailable, \d failed, \d to do; \d+ attachments`, stdout)
+
+	off := t.TempDir()
+	startCLIMount(t, off, "--state", t.TempDir(), "--history", "0")
+	code, stdout, stderr = runCmd("status", off)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "  history: off")
+}

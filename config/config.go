@@ -38,6 +38,12 @@ type App struct {
 	// time plus it, until the server answers file_expired earlier.
 	Retention time.Duration `toml:"retention"`
 
+	// The message history import (see history.go): the window ("72h"
+	// when not set, "0" off), the hours' time zone and the interval.
+	History         *time.Duration `toml:"history"`
+	HistoryTZ       string         `toml:"history_tz"`
+	HistoryInterval time.Duration  `toml:"history_interval"`
+
 	// Credentials that make chatfs obtain and renew its own app tokens; at
 	// most one kind per app: token_file, app_certificate_file, or client_id
 	// with client_secret_file. With none, the token comes from CHATFS_TOKEN.
@@ -141,6 +147,9 @@ func (a *App) Validate() error {
 	}
 	if a.Retention < 0 {
 		return errors.New("retention must not be negative")
+	}
+	if err := a.validateHistory(); err != nil {
+		return err
 	}
 	return a.validateCredentials()
 }

@@ -52,15 +52,28 @@ type Options struct {
 	// Retention is how long the app's service keeps files, for the
 	// expiry time of uploads; default DefaultTTL.
 	Retention time.Duration
+
+	// The message history import (history.go): off when History is nil or
+	// HistoryWindow is 0.
+	History         HistorySource
+	HistoryWindow   time.Duration  // hours this far back are imported
+	HistoryInterval time.Duration  // between rounds; default DefaultHistoryInterval
+	HistoryLocation *time.Location // the export's hours: UTC (default) or UTC+8
+	HistoryMaxBytes int64          // uncompressed bytes read of one hour; 0 = remote's default
+	HistoryHost     string         // the app's host, to warn of attachments elsewhere
 }
 
 // App is one mounted app. It is safe for concurrent use.
 type App struct {
 	// read only after New
-	opts    Options
-	log     *slog.Logger
-	outbox  *Outbox
-	sendbox *Outbox // nil without Options.SendDir
+	opts     Options
+	log      *slog.Logger
+	outbox   *Outbox
+	sendbox  *Outbox   // nil without Options.SendDir
+	importer *importer // nil when no history is imported
+
+	importCancel context.CancelFunc // stops the importer; set by Start
+	importing    sync.WaitGroup     // the importer's goroutine
 
 	ctx     context.Context         // the owner of probes: cancelled by Close
 	cancel  context.CancelCauseFunc // cancels ctx
@@ -140,6 +153,7 @@ func New(o Options) (*App, error) {
 			return nil, err
 		}
 	}
+	a.importer = newImporter(a)
 	return a, nil
 }
 
@@ -159,25 +173,38 @@ func (a *App) Sendbox() *Outbox { return a.sendbox }
 // service's own default.
 const DefaultSendAs = "admin"
 
-// Start recovers the outboxes from disk and starts the uploaders.
+// Start recovers the outboxes from disk, starts the uploaders and the
+// history importer.
 func (a *App) Start(ctx context.Context) error {
 	if err := a.outbox.start(ctx); err != nil {
 		return err
 	}
 	if a.sendbox != nil {
-		return a.sendbox.start(ctx)
+		if err := a.sendbox.start(ctx); err != nil {
+			return err
+		}
+	}
+	if a.importer != nil && a.importCancel == nil {
+		ictx, cancel := context.WithCancel(a.ctx)
+		a.importCancel = cancel
+		a.importing.Go(func() { a.importer.run(ictx) })
 	}
 	return nil
 }
 
-// Close stops the app's background work and waits for it: the senders
-// and uploaders,
+// Close stops the app's background work and waits for it: the history
+// importer (an hour being read is read again next time), the senders and
+// uploaders,
 // giving uploads in flight up to grace to finish (the rest stay queued for
 // the next mount), the thumbnail prefetches, then the lookups of unknown
 // uuids in flight, which are cancelled. Nothing of the app writes to the
 // index or opens the cache after Close returns. Lookups after Close fail
 // with ErrClosed.
 func (a *App) Close(grace time.Duration) {
+	if a.importCancel != nil {
+		a.importCancel()
+	}
+	a.importing.Wait()
 	var wg sync.WaitGroup
 	if a.sendbox != nil {
 		wg.Go(func() { a.sendbox.close(grace) })

@@ -35,19 +35,24 @@ import (
 //	+2  <app>/by-name/
 //	+3  spare
 //
-// Room for the views to come (a folder per conversation, see the issues on
-// browsing conversations and sending messages): a conversation gets a
-// block of four from the index's sequence, as a file does, for its folder
-// (chats/users/<user>/) at +0 and its send/ folder at +1; a file shown in
-// a conversation's folder uses its file's spare +3; an app's fixed folders
-// beyond its block's spare +3 (chats/, chats/users/) take a second block,
-// 1<<57 | fnv32a(app)<<2. A new range must stay disjoint from these.
+// The views of conversations (chats.go):
+//
+//	+3 of a file's block      its link in every conversation folder showing it
+//	1<<57 | fnv32a(app)<<2    an app's second block: chats/ +0, chats/users/
+//	                          +1, chats/groups/ +2, chats/rooms/ +3
+//	1<<60 | fnv64a(app, kind, id) & (1<<60-1)
+//	                          a conversation's folder (chats/users/<user>/):
+//	                          any well-formed id has one, records or not,
+//	                          so it is derived, not allocated
+//
+// A new range (send/ folders to come) must stay disjoint from these.
 const (
 	// RootIno is the inode number of the mount's root.
 	RootIno = 1
 
 	fileThumb  = 1 // files/<uuid>.thumb, from a file's block
 	fileByName = 2 // by-name/<link name>, from a file's block
+	fileChat   = 3 // its link in conversation folders, from a file's block
 
 	appFiles  = 1 // <app>/files/, from an app's block
 	appByName = 2 // <app>/by-name/, from an app's block
@@ -58,11 +63,12 @@ type FileInodes struct {
 	File   uint64 // files/<uuid>
 	Thumb  uint64 // files/<uuid>.thumb
 	ByName uint64 // by-name/<link name>
+	Chat   uint64 // chats/<kind>/<id>/<name>
 }
 
 // fileInodes numbers the nodes of f from the block the index gave it.
 func fileInodes(f index.File) FileInodes {
-	return FileInodes{File: f.Ino, Thumb: f.Ino + fileThumb, ByName: f.Ino + fileByName}
+	return FileInodes{File: f.Ino, Thumb: f.Ino + fileThumb, ByName: f.Ino + fileByName, Chat: f.Ino + fileChat}
 }
 
 // AppInodes are the inode numbers of an app's fixed folders.
@@ -70,6 +76,8 @@ type AppInodes struct {
 	Dir    uint64 // <app>/
 	Files  uint64 // <app>/files/
 	ByName uint64 // <app>/by-name/
+	// chats/ and its folders, from the app's second block.
+	Chats, ChatUsers, ChatGroups, ChatRooms uint64
 }
 
 // appInodes numbers an app's fixed folders. The block is derived from the
@@ -79,7 +87,9 @@ func appInodes(app string) AppInodes {
 	h := fnv.New32a()
 	h.Write([]byte(app))
 	base := 1<<56 | uint64(h.Sum32())<<2
-	return AppInodes{Dir: base, Files: base + appFiles, ByName: base + appByName}
+	chats := 1<<57 | uint64(h.Sum32())<<2
+	return AppInodes{Dir: base, Files: base + appFiles, ByName: base + appByName,
+		Chats: chats, ChatUsers: chats + 1, ChatGroups: chats + 2, ChatRooms: chats + 3}
 }
 
 // Inodes are the inode numbers of the app's fixed folders.

@@ -16,8 +16,10 @@ import (
 func TestInodesAreStable(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, newFakeRemote(), nil)
-	const appBase = 0x10000007daa0cb0 // 1<<56 | fnv32a("app")<<2
-	assert.Equal(t, core.AppInodes{Dir: appBase, Files: appBase + 1, ByName: appBase + 2}, e.app.Inodes())
+	const appBase = 0x10000007daa0cb0   // 1<<56 | fnv32a("app")<<2
+	const chatsBase = 0x20000007daa0cb0 // 1<<57 | fnv32a("app")<<2
+	assert.Equal(t, core.AppInodes{Dir: appBase, Files: appBase + 1, ByName: appBase + 2,
+		Chats: chatsBase, ChatUsers: chatsBase + 1, ChatGroups: chatsBase + 2, ChatRooms: chatsBase + 3}, e.app.Inodes())
 
 	a := index.File{App: testApp, UUID: uuidA, Name: "a.png", Size: 1, HasThumb: true}
 	b := index.File{App: testApp, UUID: uuidB, Name: "b.txt", Size: 1}
@@ -36,8 +38,8 @@ func TestInodesAreStable(t *testing.T) {
 	got := map[string]core.FileInodes{}
 	require.NoError(t, e.app.ListNames(func(f core.File) error { got[f.LinkName()] = f.Inodes(); return nil }))
 	assert.Equal(t, map[string]core.FileInodes{
-		"a.png": {File: a.Ino, Thumb: a.Ino + 1, ByName: a.Ino + 2},
-		"b.txt": {File: b.Ino, Thumb: b.Ino + 1, ByName: b.Ino + 2},
+		"a.png": {File: a.Ino, Thumb: a.Ino + 1, ByName: a.Ino + 2, Chat: a.Ino + 3},
+		"b.txt": {File: b.Ino, Thumb: b.Ino + 1, ByName: b.Ino + 2, Chat: b.Ino + 3},
 	}, got)
 }
 

@@ -53,9 +53,6 @@ type Xattr struct {
 // shows to the mounting user only.
 const XattrShareSecret = "user.chatfs.share_secret"
 
-// XattrMsgID names the id of the message that carried a file.
-const XattrMsgID = "user.chatfs.msg_id"
-
 // MayHaveXattr reports whether an entry of files/ can have an extended
 // attribute of that name: only user.* ones, so that the security.* and
 // system.posix_acl_* names ls -l asks for every file are answered without
@@ -80,11 +77,17 @@ func FileXattrs(e Entry) []Xattr {
 	add("user.chatfs.url", url)
 	add(XattrShareSecret, secret)
 	add("user.chatfs.name", f.Name)
+	if m := f.Msg; m != nil && !e.Thumb {
+		add("user.chatfs.from", m.From)
+		add("user.chatfs.to", m.To)
+		add("user.chatfs.chat_type", m.ChatType)
+		add("user.chatfs.msg_id", m.MsgID)
+		if !m.Sent.IsZero() {
+			add("user.chatfs.sent", m.Sent.UTC().Format(time.RFC3339))
+		}
+	}
 	if !f.Expires.IsZero() {
 		add("user.chatfs.expires", f.Expires.UTC().Format(time.RFC3339))
-	}
-	if f.Msg != nil && !e.Thumb {
-		add(XattrMsgID, f.Msg.ID) // sent from send/
 	}
 	mime := f.MIME
 	if e.Thumb {

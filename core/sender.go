@@ -15,6 +15,7 @@ import (
 	"path"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/gabriel-vasile/mimetype"
 	_ "golang.org/x/image/bmp"
@@ -47,6 +48,13 @@ var sendDirs = map[string]remote.ChatKind{
 	"users":  remote.ToUsers,
 	"groups": remote.ToGroups,
 	"rooms":  remote.ToRooms,
+}
+
+// chatTypes are the history's chat_type of each kind of send.
+var chatTypes = map[remote.ChatKind]string{
+	remote.ToUsers:  "chat",
+	remote.ToGroups: "groupchat",
+	remote.ToRooms:  "chatroom",
 }
 
 // IsSendDir reports whether name is one of send/'s folders: users,
@@ -105,8 +113,8 @@ func (o *Outbox) deliver(ctx context.Context, rel, full string, file *index.File
 	if err != nil {
 		return &errSend{err}
 	}
-	file.Msg = &index.Message{ID: res.IDs[to], Kind: string(kind), From: msg.From, To: to, Sent: res.Timestamp}
-	o.app.log.Info("sent", "path", rel, "uuid", file.UUID, "type", msg.Type, "msg_id", file.Msg.ID)
+	file.Msg = &index.MsgFacts{MsgID: res.IDs[to], From: msg.From, To: to, ChatType: chatTypes[kind], Sent: res.Timestamp}
+	o.app.log.Info("sent", "path", rel, "uuid", file.UUID, "type", msg.Type, "msg_id", file.Msg.MsgID)
 	return nil
 }
 
@@ -261,17 +269,28 @@ func (o *Outbox) TargetDir(kind, name string) error {
 	return o.sync.Dir(o.staged(kind))
 }
 
-// Targets lists the conversations of kind that have files in send/.
-// (Folders made by a lookup and left empty are not shown; start removes
-// them.)
+// Targets lists the conversations of kind that have files in send/, and
+// those chats/ knows (whose folders it makes). Folders made by a lookup
+// and left empty are not shown; start removes them.
 func (o *Outbox) Targets(kind string) ([]string, error) {
 	ents, err := os.ReadDir(o.staged(kind))
 	if err != nil {
 		return nil, err
 	}
 	var out []string
+	seen := map[string]bool{}
+	err = o.app.opts.Index.ListConversations(o.app.opts.Name, kind, func(id string, _ time.Time) error {
+		if ValidTarget(id) && o.TargetDir(kind, id) == nil {
+			seen[id] = true
+			out = append(out, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
 	for _, e := range ents {
-		if !e.IsDir() || !ValidTarget(e.Name()) {
+		if !e.IsDir() || !ValidTarget(e.Name()) || seen[e.Name()] {
 			continue
 		}
 		if d, err := os.Open(o.staged(kind + "/" + e.Name())); err == nil {

@@ -141,8 +141,8 @@ func TestSendTypesAndBodies(t *testing.T) {
 						assert.Empty(t, m.Msg.Body.Secret, rel)
 					}
 					require.NotNil(t, f.Msg, rel)
-					assert.Equal(t, m.ID, f.Msg.ID)
-					assert.Equal(t, string(w.kind), f.Msg.Kind)
+					assert.Equal(t, m.ID, f.Msg.MsgID)
+					assert.Equal(t, map[remote.ChatKind]string{remote.ToUsers: "chat", remote.ToGroups: "groupchat", remote.ToRooms: "chatroom"}[w.kind], f.Msg.ChatType)
 					assert.Equal(t, "ops", f.Msg.From)
 					assert.True(t, f.Msg.Sent.Equal(uploadTime.Add(time.Minute)))
 					if w.typ != remote.MsgImage {
@@ -212,7 +212,7 @@ func TestSendRetriedWithoutUploadingAgain(t *testing.T) {
 		assert.Len(t, fr.calls(), 1, "uploaded once")
 		assert.Equal(t, 3, fr.sends)
 		assert.Len(t, fr.accepted(), 1)
-		assert.NotEmpty(t, f.Msg.ID)
+		assert.NotEmpty(t, f.Msg.MsgID)
 	})
 }
 
@@ -253,7 +253,7 @@ func TestSendResumesAfterStop(t *testing.T) {
 					want = 2 // the window: accepted, id not recorded
 				}
 				assert.Len(t, fr.accepted(), want)
-				assert.Equal(t, fr.accepted()[want-1].ID, f.Msg.ID)
+				assert.Equal(t, fr.accepted()[want-1].ID, f.Msg.MsgID)
 			})
 		})
 	}

@@ -9,6 +9,7 @@
 //	MOUNT/<app>/files/     <uuid> and <uuid>.thumb, read-only
 //	MOUNT/<app>/by-name/   <name> -> ../files/<uuid>
 //	MOUNT/<app>/send/      upload/'s nodes, sent as messages (send.go)
+//	MOUNT/<app>/chats/     users|groups|rooms/<id>/<name> -> ../../../files/<uuid>
 package fs
 
 import (
@@ -77,6 +78,9 @@ func Mount(mountpoint string, o Options) (*fuse.Server, error) {
 			// Extended attributes are part of the contract.
 			DisableXAttrs: false,
 			MaxReadAhead:  1 << 20,
+			// A link's target never changes for its inode (by-name/ and
+			// chats/ links point to files/<uuid> of their file's block).
+			EnableSymlinkCaching: true,
 		},
 		UID: uid,
 		GID: gid,
@@ -134,6 +138,7 @@ func (r *rootNode) OnAdd(ctx context.Context) {
 			gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino.Files}), false)
 		app.AddChild("by-name", app.NewPersistentInode(ctx, &byNameDir{app: a, log: log, mounted: r.mounted},
 			gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino.ByName}), false)
+		app.AddChild("chats", newChatsDir(ctx, app, a, log, r.mounted), false)
 		up, err := newUploadRoot(a, log)
 		if err != nil {
 			log.Error("upload/ unavailable", "err", err)

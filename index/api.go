@@ -37,18 +37,19 @@ type File struct {
 	ThumbUUID   string // for videos: the separately uploaded thumbnail image
 	ThumbSecret string
 	Expired     bool // the server answered file_expired
-	// Msg is the message that carried the file, when chatfs sent it
-	// (send/); nil for other files.
-	Msg *Message `json:",omitempty"`
+	// Msg holds the facts of the first message chatfs saw carrying the
+	// file (see ImportHour) or sent it with (send/, see Complete); nil for
+	// a file known only from an upload or a lookup.
+	Msg *MsgFacts `json:",omitempty"`
 }
 
-// Message is a chat message that carried a file.
-type Message struct {
-	ID   string    // the service's message id
-	Kind string    // "users", "chatgroups" or "chatrooms", as the send call names it
-	From string    // the sender
-	To   string    // the user name, group id or room id it went to
-	Sent time.Time // the service's timestamp of the send
+// MsgFacts are what a chat message says of a file it carries.
+type MsgFacts struct {
+	MsgID    string
+	From     string
+	To       string
+	ChatType string // "chat", "groupchat" or "chatroom"
+	Sent     time.Time
 }
 
 // UploadState is the state of an outbox entry.

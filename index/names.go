@@ -92,14 +92,23 @@ func truncUTF8(s string, n int) string {
 // transaction's read set, so two transactions taking the same name conflict
 // and one reruns.
 func assignLinkName(txn *badger.Txn, app, name, uuid string) (string, error) {
+	return assignUnique(txn, name, []byte(uuid),
+		func(c string) []byte { return appKey(pfxName, app, c) },
+		func(clean string) []byte { return appKey(pfxHint, app, clean) })
+}
+
+// assignUnique is assignLinkName for any folder of unique names: nameKey
+// keys a candidate name (set to value when free), hintKeyOf the hint of a
+// cleaned name.
+func assignUnique(txn *badger.Txn, name string, value []byte, nameKey, hintKeyOf func(string) []byte) (string, error) {
 	clean := cleanName(name)
 	stem, ext := splitExt(clean)
 	try := func(n int) (string, bool, error) {
 		c := candidate(stem, ext, n)
-		_, err := txn.Get(appKey(pfxName, app, c))
+		_, err := txn.Get(nameKey(c))
 		switch {
 		case errors.Is(err, badger.ErrKeyNotFound):
-			return c, true, txn.Set(appKey(pfxName, app, c), []byte(uuid))
+			return c, true, txn.Set(nameKey(c), value)
 		case err != nil:
 			return "", false, err
 		}
@@ -108,7 +117,7 @@ func assignLinkName(txn *badger.Txn, app, name, uuid string) (string, error) {
 	if c, ok, err := try(1); ok || err != nil {
 		return c, err
 	}
-	hintKey := appKey(pfxHint, app, clean)
+	hintKey := hintKeyOf(clean)
 	n := 2
 	if item, err := txn.Get(hintKey); err == nil {
 		v, err := item.ValueCopy(nil)

@@ -387,7 +387,8 @@ func (db *DB) Fail(app, path, reason string, permanent bool, retryAt time.Time) 
 }
 
 // Complete records a finished upload in one transaction: f is Put (same
-// rules as Put; f.App defaults to app) and the entry, if still Uploading,
+// rules as Put; f.App defaults to app), shown in its conversations'
+// folders when it carries the message it was sent with (f.Msg, send/), and the entry, if still Uploading,
 // becomes Done with f's UUID, so a crash after Complete never uploads the
 // file again. A missing or stale entry is left alone. It is on disk when
 // Complete returns; f.Ino and f.LinkName then hold the stored values.
@@ -409,6 +410,9 @@ func (db *DB) Complete(app, path string, f *File) error {
 	err := db.update(func(txn *badger.Txn) error {
 		var err error
 		if stored, err = db.putFile(txn, *f); err != nil {
+			return err
+		}
+		if err := sentMessage(txn, &stored); err != nil {
 			return err
 		}
 		r, err := getQueue(txn, app, path)
@@ -433,6 +437,29 @@ func (db *DB) Complete(app, path string, f *File) error {
 		f.Ino, f.LinkName = stored.Ino, stored.LinkName
 	}
 	return wrap("complete", app, path, err)
+}
+
+// sentMessage shows a file sent from send/ (one whose record carries its
+// message) in its conversations' folders at once, as the history import
+// will, and marks the attachment imported so that the import, which
+// finds the same message later, adds nothing twice.
+func sentMessage(txn *badger.Txn, f *File) error {
+	if f.Msg == nil {
+		return nil
+	}
+	m := Message{MsgFacts: *f.Msg, UUID: f.UUID, Name: f.Name}
+	if err := checkMessage(&m); err != nil {
+		return err
+	}
+	if err := txn.Set(appKey(pfxMsg, f.App, m.MsgID+"\x00"+m.UUID), nil); err != nil {
+		return err
+	}
+	for _, fo := range m.Folders() {
+		if err := addChatEntry(txn, f.App, fo[0], fo[1], &m); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SendQueue is the name of the queue of app's send/ outbox, which the

@@ -59,12 +59,23 @@ func TestUploadedSurvives(t *testing.T) {
 	// Sent: Complete records the file as the app's.
 	_, ok, _ = db.Claim(q, clk.Advance(time.Second))
 	require.True(t, ok)
-	f.Msg = &Message{ID: "1029", Kind: "users", From: "admin", To: "carol", Sent: clk.Now()}
+	f.Msg = &MsgFacts{MsgID: "1029", From: "admin", To: "carol", ChatType: "chat", Sent: clk.Now()}
 	require.NoError(t, db.Complete(q, "users/carol/x.pdf", &f))
 	rec, err := db.Get("a", "u1")
 	require.NoError(t, err)
 	require.NotNil(t, rec.Msg)
-	assert.Equal(t, "1029", rec.Msg.ID)
+	assert.Equal(t, "1029", rec.Msg.MsgID)
+	// Shown in both users' folders at once; the history import of the
+	// same message later adds nothing.
+	for _, user := range []string{"carol", "admin"} {
+		e, _, err := db.LookupChat("a", FolderUsers, user, "x.pdf")
+		require.NoError(t, err, user)
+		assert.Equal(t, "u1", e.UUID)
+	}
+	n, err := db.ImportHour("a", HourState{Hour: clk.Now().Truncate(time.Hour), State: "done"},
+		[]Message{{MsgFacts: *f.Msg, UUID: "u1", Name: "x.pdf", Size: 3}})
+	require.NoError(t, err)
+	assert.Zero(t, n, "already known")
 	got, _ = db.GetUpload(q, "users/carol/x.pdf")
 	assert.Equal(t, Done, got.State)
 

@@ -61,7 +61,7 @@ func childMount() int {
 		SettleDelay: 50 * time.Millisecond,
 		Retry:       remote.RetryPolicy{MaxAttempts: 2, InitialBackoff: 10 * time.Millisecond, MaxElapsed: time.Second},
 		Apps: []mount.App{{
-			App:    config.App{Name: appID, Host: os.Getenv(envChildHost), AppID: appID, MaxSize: 10 << 20},
+			App:    config.App{Name: appID, Host: os.Getenv(envChildHost), AppID: appID, MaxSize: 10 << 20, History: new(time.Duration)},
 			Tokens: tokens,
 		}},
 	})

@@ -114,7 +114,8 @@ func newHarness(t testing.TB, svc *service, state string, opts ...hopt) *harness
 		state = t.TempDir()
 	}
 	h := &harness{t: t, svc: svc, state: state, mnt: t.TempDir()}
-	h.app = config.App{Name: appID, Host: svc.url, AppID: appID, MaxSize: 10 * 1024 * 1024}
+	noHistory := time.Duration(0) // tests that import history turn it on (chats_test.go)
+	h.app = config.App{Name: appID, Host: svc.url, AppID: appID, MaxSize: 10 * 1024 * 1024, History: &noHistory}
 	h.mount(opts...)
 	return h
 }

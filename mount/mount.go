@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,8 +52,11 @@ type Options struct {
 	Retry         remote.RetryPolicy
 	RateLimit     float64           // calls/s per app and kind; default the client's
 	SendLimits    remote.SendLimits // paces of messages; default the client's
-	AllowOther    bool
-	Debug         bool
+	// HistoryPerMinute limits the history export calls per app; default
+	// the service's 10 a minute (tests raise it).
+	HistoryPerMinute float64
+	AllowOther       bool
+	Debug            bool
 	// NoPassthrough turns FUSE passthrough of cached files off.
 	NoPassthrough bool
 	Logger        *slog.Logger
@@ -147,9 +151,15 @@ func newApp(o Options, a App, idx *index.DB, c *cache.Cache) (*core.App, *remote
 		RateLimit:  o.RateLimit,
 		SendLimits: o.SendLimits,
 		Logger:     o.Logger.With("app", a.Name),
+
+		HistoryPerMinute: o.HistoryPerMinute,
 	})
 	if err != nil {
 		return nil, nil, err
+	}
+	loc, err := a.HistoryLocation()
+	if err != nil {
+		return nil, client, err
 	}
 	w, h, err := a.Thumbnail()
 	if err != nil {
@@ -173,8 +183,23 @@ func newApp(o Options, a App, idx *index.DB, c *cache.Cache) (*core.App, *remote
 		RetryBackoff: o.UploadBackoff,
 		Sync:         o.Sync,
 		Logger:       o.Logger,
+
+		History:         client,
+		HistoryWindow:   a.HistoryWindow(),
+		HistoryInterval: a.HistoryInterval,
+		HistoryLocation: loc,
+		HistoryHost:     hostOf(a.Host),
 	})
 	return app, client, err
+}
+
+// hostOf is the host[:port] of a base URL, "" when it has none.
+func hostOf(base string) string {
+	u, err := url.Parse(base)
+	if err != nil {
+		return ""
+	}
+	return u.Host
 }
 
 // Wait serves until the mount is unmounted.

@@ -221,6 +221,11 @@ func TestSendDropArrives(t *testing.T) {
 				assert.True(t, strings.HasSuffix(m.Body["url"].(string), "/chatfiles/"+uuids[rel]), rel)
 				assert.EqualValues(t, len(files[rel]), m.Body["file_length"], rel)
 				assert.Equal(t, m.ID, getxattr(t, fp, "user.chatfs.msg_id"), rel)
+				// At once in its conversation's folder of chats/.
+				chat := filepath.Join("chats", map[string]string{"users": "users", "chatgroups": "groups", "chatrooms": "rooms"}[m.Kind], m.To[0], name)
+				link, err := os.Readlink(h.path(strings.Split(chat, "/")...))
+				require.NoError(t, err, chat)
+				assert.Equal(t, "../../../files/"+uuids[rel], link, chat)
 				got, err := os.ReadFile(h.path("by-name", name))
 				require.NoError(t, err)
 				assert.Equal(t, files[rel], got, rel)
@@ -241,8 +246,12 @@ func TestSendDropArrives(t *testing.T) {
 			assert.Equal(t, thumb, got, "the video's .thumb is its thumbnail sibling")
 			uploads, _, _ := chat.counts(t)
 			assert.Equal(t, 5, uploads, "each file uploaded once")
-			// Nothing waits: the listing of users/ is empty again.
-			assert.Empty(t, readdirnames(t, h.path("send", "users")))
+			// Nothing waits: users/ lists the conversations chats/ now
+			// knows (both ends of each one-to-one chat), and no other.
+			users := readdirnames(t, h.path("send", "users"))
+			sort.Strings(users)
+			assert.Equal(t, []string{"alice", "bob", "support"}, users)
+			assert.Equal(t, []string{"1234"}, readdirnames(t, h.path("send", "rooms")))
 		})
 	}
 }

@@ -56,6 +56,10 @@ type Options struct {
 	RateLimit float64
 	// SendLimits pace messages, with limiters of their own.
 	SendLimits SendLimits
+	// HistoryPerMinute limits the history export calls (History), on a
+	// limiter of their own; default 10 (the service's limit). Negative
+	// disables it (tests only).
+	HistoryPerMinute float64
 	// Timeouts: TCP connect, waiting for response headers, and the longest
 	// pause allowed between two reads of a response body.
 	ConnectTimeout  time.Duration // default 10s

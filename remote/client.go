@@ -35,6 +35,7 @@ type Client struct {
 	upLimit   *rate.Limiter // nil when disabled
 	downLimit *rate.Limiter // nil when disabled
 	send      sendLimits
+	histLimit *rate.Limiter // the history export's own; nil when disabled
 	idle      time.Duration
 	log       *slog.Logger
 	userAgent string
@@ -81,6 +82,12 @@ func New(o Options) (*Client, error) {
 	if o.RateLimit > 0 {
 		c.upLimit = newLimiter(o.RateLimit)
 		c.downLimit = newLimiter(o.RateLimit)
+	}
+	if o.HistoryPerMinute == 0 {
+		o.HistoryPerMinute = DefaultHistoryPerMinute
+	}
+	if o.HistoryPerMinute > 0 {
+		c.histLimit = newHistoryLimiter(o.HistoryPerMinute)
 	}
 	return c, nil
 }

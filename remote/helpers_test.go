@@ -49,6 +49,8 @@ func newClient(t *testing.T, baseURL string, opts ...func(*remote.Options)) *rem
 		Tokens:    remote.NewStaticToken(testToken),
 		Retry:     fastRetry,
 		RateLimit: -1,
+
+		HistoryPerMinute: -1,
 	}
 	for _, f := range opts {
 		f(&o)

@@ -44,6 +44,7 @@ type call struct {
 	// of a message; at most its burst).
 	msgs *rate.Limiter
 	n    int
+	noToken bool          // send no token (presigned links): none is asked for or renewed
 	// send makes one attempt with token and returns the response, whatever
 	// its status. It is called again for every attempt.
 	send func(ctx context.Context, token string) (*http.Response, error)
@@ -68,7 +69,7 @@ func (c *Client) do(ctx context.Context, cl call) (*http.Response, error) {
 				return nil, fmt.Errorf("remote: %s: %w", cl.op, ctxErr(ctx, err))
 			}
 		}
-		if token == "" {
+		if token == "" && !cl.noToken {
 			t, err := c.tokens.Token(ctx)
 			if err != nil {
 				return nil, fmt.Errorf("remote: %s: %w", cl.op, err)
@@ -87,7 +88,7 @@ func (c *Client) do(ctx context.Context, cl call) (*http.Response, error) {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("remote: %s: %w", cl.op, context.Cause(ctx))
 		}
-		if IsUnauthorized(err) && !renewed {
+		if IsUnauthorized(err) && !renewed && !cl.noToken {
 			renewed = true
 			c.log.Info("remote: token refused, renewing", "op", cl.op, "uuid", cl.uuid)
 			t, rerr := c.tokens.Renew(ctx, token)

@@ -1,0 +1,33 @@
+package config
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestHistoryKeys(t *testing.T) {
+	c, err := Parse([]byte("[[app]]\nhost = \"https://h\"\napp_id = \"a\"\n"))
+	require.NoError(t, err)
+	a := c.Apps[0]
+	assert.Equal(t, 72*time.Hour, a.HistoryWindow(), "on by default")
+	loc, err := a.HistoryLocation()
+	require.NoError(t, err)
+	assert.Equal(t, time.UTC, loc)
+
+	c, err = Parse([]byte("[[app]]\nhost = \"https://h\"\napp_id = \"a\"\nhistory = \"0s\"\nhistory_tz = \"UTC+8\"\nhistory_interval = \"1h\"\n"))
+	require.NoError(t, err)
+	a = c.Apps[0]
+	assert.Zero(t, a.HistoryWindow(), "0 is off")
+	assert.Equal(t, time.Hour, a.HistoryInterval)
+	loc, err = a.HistoryLocation()
+	require.NoError(t, err)
+	assert.Equal(t, "2026112815", time.Date(2026, 11, 28, 7, 0, 0, 0, time.UTC).In(loc).Format("2006010215"))
+
+	for _, bad := range []string{`history = "-1h"`, `history_tz = "Mars/Base"`, `history_interval = "1ms"`} {
+		_, err := Parse([]byte("[[app]]\nhost = \"https://h\"\napp_id = \"a\"\n" + bad + "\n"))
+		assert.Error(t, err, bad)
+	}
+}
