@@ -42,9 +42,9 @@ type call struct {
 	limiter *rate.Limiter // nil: no limit
 	// msgs, when set, is paced too, n tokens an attempt (the recipients
 	// of a message; at most its burst).
-	msgs *rate.Limiter
-	n    int
-	noToken bool          // send no token (presigned links): none is asked for or renewed
+	msgs    *rate.Limiter
+	n       int
+	noToken bool // send no token (presigned links): none is asked for or renewed
 	// send makes one attempt with token and returns the response, whatever
 	// its status. It is called again for every attempt.
 	send func(ctx context.Context, token string) (*http.Response, error)
