@@ -32,6 +32,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ttl := fl.Duration("ttl", 168*time.Hour, "how long files are kept")
 	noRange := fl.Bool("no-range", false, "ignore Range headers, as a server that does not support them")
 	debug := fl.Bool("debug", false, "log at debug level")
+	lifetimeAPI := fl.Bool("lifetime-api", false, "serve PUT {base}/users/{user}/chatfiles/lifetime (off: 403 forbidden_op, as an app without it)")
 	var apps, certSpecs multiFlag
 	fl.Var(&apps, "app", "an app that exists (app-id/ID or ORG/APP); repeatable; default: every app")
 	fl.Var(&certSpecs, "app-certificate", "accept only AccessToken2 app tokens: FILE (every app-id/ID app, ID being the App ID), "+
@@ -83,6 +84,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ClientID:       *clientID,
 		ClientSecret:   clientSecret,
 		ClientTokenTTL: *clientTTL,
+		LifetimeAPI:    *lifetimeAPI,
 	})
 	if err != nil {
 		return err

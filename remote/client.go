@@ -34,6 +34,7 @@ type Client struct {
 	hc        *http.Client
 	upLimit   *rate.Limiter // nil when disabled
 	downLimit *rate.Limiter // nil when disabled
+	lifeLimit *rate.Limiter // lifetime calls; nil when disabled
 	idle      time.Duration
 	log       *slog.Logger
 	userAgent string
@@ -79,6 +80,7 @@ func New(o Options) (*Client, error) {
 	if o.RateLimit > 0 {
 		c.upLimit = newLimiter(o.RateLimit)
 		c.downLimit = newLimiter(o.RateLimit)
+		c.lifeLimit = newLimiter(min(o.RateLimit, lifetimeRate))
 	}
 	return c, nil
 }

@@ -84,6 +84,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.serveToken(w, r, app)
 		return
 	}
+	if lr, ok := parseLifetimeRoute(r.URL.EscapedPath()); ok {
+		s.serveLifetime(w, r, lr)
+		return
+	}
 	rt, ok := parseRoute(r.URL.EscapedPath())
 	if !ok {
 		s.writeError(w, errNoRoute)

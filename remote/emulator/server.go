@@ -24,6 +24,7 @@ type Server struct {
 	log       *slog.Logger
 	authorize func(app, token string) error
 	thumbSem  chan struct{} // a slot per thumbnail being made
+	life      lifetimes     // the lifetime API (lifetime.go)
 
 	clock  atomic.Pointer[func() time.Time]
 	closed atomic.Bool
@@ -71,6 +72,7 @@ func New(o Options) (*Server, error) {
 		perThumb:  make(map[string]int64),
 		names:     make(map[string]string),
 		thumbSem:  make(chan struct{}, thumbWorkers),
+		life:      newLifetimes(o),
 		issued:    make(map[string]issued),
 		clientID:  o.ClientID,
 		clientTTL: o.ClientTokenTTL,
