@@ -90,6 +90,7 @@ func parseMount(args []string, stderr io.Writer) (mountArgs, error) {
 	fl.StringVar(&a.ThumbnailSize, "thumbnail-size", "", "thumbnail box WxH asked for images (server default 170x170)")
 	fl.Int64Var(&a.MaxSize, "max-size", 10*1024*1024, "largest file accepted, bytes")
 	fl.DurationVar(&a.Retention, "retention", 7*24*time.Hour, "how long the app's service keeps files (user.chatfs.expires)")
+	fl.StringVar(&a.LifetimeUser, "lifetime-user", "", "user the lifetime API (setfattr user.chatfs.lifetime) is called for (default admin)")
 	fl.BoolVar(&a.AllowPlainHTTP, "allow-plain-http", false, "allow http:// to a host that is not loopback")
 	fl.StringVar(&p.state, "state", "", "directory for all state (default: $XDG_DATA_HOME/chatfs and $XDG_CACHE_HOME/chatfs)")
 	cacheSize := fl.Int64("cache-size", 1<<30, "download cache bound, bytes")
@@ -167,6 +168,7 @@ func buildApps(ctx context.Context, p mountArgs, dirs config.Dirs, log *slog.Log
 			Dir:          filepath.Join(dirs.Data, "emulator"),
 			MaxSize:      a.MaxSize,
 			Logger:       emulatorLogger(stderr, p.debug),
+			LifetimeAPI:  true, // so that user.chatfs.lifetime can be tried
 		})
 		if err != nil {
 			return nil, stop, fmt.Errorf("embedded emulator: %w", err)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chatfs/chatfs/internal/smallfile"
+	"github.com/chatfs/chatfs/remote"
 
 	"github.com/BurntSushi/toml"
 )
@@ -36,6 +37,10 @@ type App struct {
 	// service's default, when not set): user.chatfs.expires is the upload
 	// time plus it, until the server answers file_expired earlier.
 	Retention time.Duration `toml:"retention"`
+
+	// LifetimeUser is the user the lifetime API (user.chatfs.lifetime) is
+	// called for; "admin" when not set.
+	LifetimeUser string `toml:"lifetime_user"`
 
 	// Credentials that make chatfs obtain and renew its own app tokens; at
 	// most one kind per app: token_file, app_certificate_file, or client_id
@@ -140,6 +145,9 @@ func (a *App) Validate() error {
 	}
 	if a.Retention < 0 {
 		return errors.New("retention must not be negative")
+	}
+	if a.LifetimeUser != "" && !remote.ValidUserName(a.LifetimeUser) {
+		return fmt.Errorf("lifetime_user %q: want 1 to 64 letters, digits, '_', '-' or '.'", a.LifetimeUser)
 	}
 	return a.validateCredentials()
 }

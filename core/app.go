@@ -47,6 +47,11 @@ type Options struct {
 	// Retention is how long the app's service keeps files, for the
 	// expiry time of uploads; default DefaultTTL.
 	Retention time.Duration
+
+	// Lifetime is the service's lifetime API (nil: not offered), called
+	// for LifetimeUser (default DefaultLifetimeUser); see SetLifetime.
+	Lifetime     LifetimeSetter
+	LifetimeUser string
 }
 
 // App is one mounted app. It is safe for concurrent use.
@@ -55,6 +60,8 @@ type App struct {
 	opts   Options
 	log    *slog.Logger
 	outbox *Outbox
+	// lifetimes joins lifetime requests (lifetime.go)
+	lifetimes *lifetimeBatcher
 
 	ctx     context.Context         // the owner of probes: cancelled by Close
 	cancel  context.CancelCauseFunc // cancels ctx
@@ -118,6 +125,7 @@ func New(o Options) (*App, error) {
 		probes:   make(map[string]*probe),
 	}
 	a.ctx, a.cancel = context.WithCancelCause(context.Background())
+	a.lifetimes = newLifetimeBatcher(a)
 	ob, err := newOutbox(a)
 	if err != nil {
 		return nil, err
@@ -151,6 +159,7 @@ func (a *App) Close(grace time.Duration) {
 	a.mu.Unlock()
 	a.cancel(ErrClosed)
 	a.probing.Wait()
+	a.lifetimes.close()
 }
 
 // probeUUID is a well-formed uuid no file has: asking for it tells whether

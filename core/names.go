@@ -77,7 +77,10 @@ func FileXattrs(e Entry) []Xattr {
 	add("user.chatfs.url", url)
 	add(XattrShareSecret, secret)
 	add("user.chatfs.name", f.Name)
-	if !f.Expires.IsZero() {
+	switch {
+	case f.Forever:
+		add("user.chatfs.expires", "never")
+	case !f.Expires.IsZero():
 		add("user.chatfs.expires", f.Expires.UTC().Format(time.RFC3339))
 	}
 	mime := f.MIME

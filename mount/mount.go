@@ -169,6 +169,8 @@ func newApp(o Options, a App, idx *index.DB, c *cache.Cache) (*core.App, *remote
 		RetryBackoff: o.UploadBackoff,
 		Sync:         o.Sync,
 		Logger:       o.Logger,
+		Lifetime:     client,
+		LifetimeUser: a.LifetimeUser,
 	})
 	return app, client, err
 }
