@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
-	"encoding/hex"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"hash/crc32"
 	"image"
@@ -31,7 +31,7 @@ func TestURI(t *testing.T) {
 	for path, want := range map[string]string{
 		"/mnt/demo/files/5fd74830-5796-11e9-9ed2-2b3b4c4a1e5f": "file:///mnt/demo/files/5fd74830-5796-11e9-9ed2-2b3b4c4a1e5f",
 		"/m/by-name/photo (2).jpg":                             "file:///m/by-name/photo%20(2).jpg",
-		"/m/a#b%c?d;e[f]g{h}|^`\"<>\\":                          "file:///m/a%23b%25c%3Fd%3Be%5Bf%5Dg%7Bh%7D%7C%5E%60%22%3C%3E%5C",
+		"/m/a#b%c?d;e[f]g{h}|^`\"<>\\":                         "file:///m/a%23b%25c%3Fd%3Be%5Bf%5Dg%7Bh%7D%7C%5E%60%22%3C%3E%5C",
 		"/m/!$&'()*+,-.:=@_~":                                  "file:///m/!$&'()*+,-.:=@_~",
 		"/m/café.jpg":                                          "file:///m/caf%C3%A9.jpg",
 		"/m/\x01\xff":                                          "file:///m/%01%FF",
