@@ -21,6 +21,7 @@ import (
 	"github.com/chatfs/chatfs/mount"
 	"github.com/chatfs/chatfs/remote"
 	"github.com/chatfs/chatfs/remote/emulator"
+	"github.com/chatfs/chatfs/thumbs"
 )
 
 // demoApp is the app of the embedded emulator.
@@ -36,6 +37,7 @@ type mountArgs struct {
 	settle     time.Duration
 	allowOther bool
 	debug      bool
+	thumbnails bool // --desktop-thumbnails
 }
 
 func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -97,6 +99,7 @@ func parseMount(args []string, stderr io.Writer) (mountArgs, error) {
 	fl.StringVar(&p.configFile, "config", "", "TOML file describing one or more apps")
 	fl.DurationVar(&p.settle, "settle", time.Second, "quiet time after close before a file in upload/ is uploaded")
 	fl.BoolVar(&p.allowOther, "allow-other", false, "let other users see the mount")
+	fl.BoolVar(&p.thumbnails, "desktop-thumbnails", true, "fill $XDG_CACHE_HOME/thumbnails from the server's thumbnails when folders are listed")
 	fl.BoolVar(&p.debug, "debug", false, "log at debug level, and every FUSE request")
 	if err := fl.Parse(args); err != nil {
 		return p, usageErr(err)
@@ -199,14 +202,15 @@ func buildApps(ctx context.Context, p mountArgs, dirs config.Dirs, log *slog.Log
 // only logged, since uploads queue until it is fixed.
 func openMount(ctx context.Context, p mountArgs, dirs config.Dirs, apps []mount.App, log *slog.Logger) (*mount.Mount, error) {
 	m, err := mount.New(ctx, mount.Options{
-		Mountpoint:  p.mountpoint,
-		Dirs:        dirs,
-		CacheSize:   p.cfg.CacheSize,
-		Apps:        apps,
-		SettleDelay: p.settle,
-		AllowOther:  p.allowOther,
-		Debug:       p.debug,
-		Logger:      log,
+		Mountpoint:        p.mountpoint,
+		Dirs:              dirs,
+		CacheSize:         p.cfg.CacheSize,
+		Apps:              apps,
+		SettleDelay:       p.settle,
+		AllowOther:        p.allowOther,
+		Debug:             p.debug,
+		Logger:            log,
+		DesktopThumbnails: desktopThumbnails(p, log),
 	})
 	if errors.Is(err, index.ErrDamaged) {
 		return nil, fmt.Errorf("%w\nThe records (uuids, share-secrets) are in the record log beside it. "+
@@ -334,4 +338,18 @@ func tokenSource(a config.App, log *slog.Logger) (remote.TokenSource, error) {
 		return nil, err // names the file already
 	}
 	return ts, nil
+}
+
+// desktopThumbnails is the thumbnail cache listings fill, "" when
+// --desktop-thumbnails=false or desktop_thumbnails = false says not to.
+func desktopThumbnails(p mountArgs, log *slog.Logger) string {
+	if !p.thumbnails || (p.cfg.DesktopThumbnails != nil && !*p.cfg.DesktopThumbnails) {
+		return ""
+	}
+	dir, err := thumbs.Dir()
+	if err != nil {
+		log.Warn("desktop thumbnails off", "err", err)
+		return ""
+	}
+	return dir
 }

@@ -57,6 +57,9 @@ type Config struct {
 	State     string `toml:"state"`      // puts index, outbox and cache under one directory
 	CacheSize int64  `toml:"cache_size"` // bytes
 	Apps      []App  `toml:"app"`
+	// DesktopThumbnails, false, leaves the desktop's thumbnail cache
+	// alone; unset or true, listings fill it from the server's thumbnails.
+	DesktopThumbnails *bool `toml:"desktop_thumbnails"`
 }
 
 // maxConfig bounds the size of a config file (a device such as /dev/zero

@@ -12,6 +12,7 @@ import (
 	"github.com/chatfs/chatfs/cache"
 	"github.com/chatfs/chatfs/index"
 	"github.com/chatfs/chatfs/remote"
+	"github.com/chatfs/chatfs/thumbs"
 )
 
 // Remote is the part of the chatfiles client the core uses. Implementations
@@ -52,6 +53,11 @@ type Options struct {
 	// for LifetimeUser (default DefaultLifetimeUser); see SetLifetime.
 	Lifetime     LifetimeSetter
 	LifetimeUser string
+
+	// DesktopThumbs, if set, is filled from the server's thumbnails of
+	// the files listings show (see OfferThumbnails); nil: off. The App
+	// does not own it.
+	DesktopThumbs *thumbs.Cache
 }
 
 // App is one mounted app. It is safe for concurrent use.

@@ -20,7 +20,8 @@ type filesDir struct {
 	app         *core.App
 	log         *slog.Logger
 	mounted     time.Time
-	passthrough bool // offer FUSE passthrough for fully cached files
+	passthrough bool   // offer FUSE passthrough for fully cached files
+	path        string // its absolute path, for the desktop's thumbnails
 }
 
 var _ = (gofs.NodeLookuper)((*filesDir)(nil))
@@ -64,6 +65,7 @@ func (d *filesDir) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHa
 			if err != nil {
 				return nil, errno(d.log, "readdir", err)
 			}
+			offerFiles(d.app, d.path, list)
 			return list, 0
 		},
 		dirent: func(e core.Entry) fuse.DirEntry {

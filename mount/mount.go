@@ -23,6 +23,7 @@ import (
 	chatfs "github.com/chatfs/chatfs/fs"
 	"github.com/chatfs/chatfs/index"
 	"github.com/chatfs/chatfs/remote"
+	"github.com/chatfs/chatfs/thumbs"
 )
 
 // App is one app to mount with what it needs to talk to the service.
@@ -57,6 +58,10 @@ type Options struct {
 	Logger        *slog.Logger
 	// Sync makes staged files durable; nil means fsync(2). Tests count it.
 	Sync core.Syncer
+	// DesktopThumbnails is the desktop's thumbnail cache to fill from the
+	// server's thumbnails when folders are listed (thumbs.Dir() gives the
+	// user's); "" leaves it alone.
+	DesktopThumbnails string
 }
 
 // Mount is a live mount. It owns every goroutine of chatfs but the
@@ -67,6 +72,7 @@ type Mount struct {
 	Apps    []*core.App
 	Index   *index.DB
 	Cache   *cache.Cache
+	thumbs  *thumbs.Cache    // nil when off; closed before the apps
 	clients []*remote.Client // one per app, closed last
 	log     *slog.Logger
 	mnt     string
@@ -108,8 +114,13 @@ func New(ctx context.Context, o Options) (*Mount, error) {
 	if err != nil {
 		return fail(fmt.Errorf("download cache: %w", err))
 	}
+	if o.DesktopThumbnails != "" {
+		if m.thumbs, err = thumbs.New(thumbs.Options{Dir: o.DesktopThumbnails, Logger: o.Logger}); err != nil {
+			return fail(err)
+		}
+	}
 	for _, a := range o.Apps {
-		app, client, err := newApp(o, a, idx, m.Cache)
+		app, client, err := newApp(o, a, idx, m.Cache, m.thumbs)
 		if client != nil {
 			m.clients = append(m.clients, client)
 		}
@@ -137,7 +148,7 @@ func New(ctx context.Context, o Options) (*Mount, error) {
 	return m, nil
 }
 
-func newApp(o Options, a App, idx *index.DB, c *cache.Cache) (*core.App, *remote.Client, error) {
+func newApp(o Options, a App, idx *index.DB, c *cache.Cache, th *thumbs.Cache) (*core.App, *remote.Client, error) {
 	ep := remote.Endpoint{BaseURL: a.Host, AppID: a.AppID, Org: a.Org, App: a.App.AppName}
 	client, err := remote.New(remote.Options{
 		Endpoint:  ep,
@@ -154,23 +165,24 @@ func newApp(o Options, a App, idx *index.DB, c *cache.Cache) (*core.App, *remote
 		return nil, client, err
 	}
 	app, err := core.New(core.Options{
-		Name:         a.Name,
-		Remote:       client,
-		Index:        idx,
-		Cache:        c,
-		OutboxDir:    filepath.Join(o.Dirs.Data, "outbox", a.Name),
-		MaxSize:      a.MaxSize,
-		Retention:    a.Retention,
-		Restrict:     a.Restrict,
-		ThumbWidth:   w,
-		ThumbHeight:  h,
-		SettleDelay:  o.SettleDelay,
-		Uploaders:    o.Uploaders,
-		RetryBackoff: o.UploadBackoff,
-		Sync:         o.Sync,
-		Logger:       o.Logger,
-		Lifetime:     client,
-		LifetimeUser: a.LifetimeUser,
+		Name:          a.Name,
+		Remote:        client,
+		Index:         idx,
+		Cache:         c,
+		OutboxDir:     filepath.Join(o.Dirs.Data, "outbox", a.Name),
+		MaxSize:       a.MaxSize,
+		Retention:     a.Retention,
+		Restrict:      a.Restrict,
+		ThumbWidth:    w,
+		ThumbHeight:   h,
+		SettleDelay:   o.SettleDelay,
+		Uploaders:     o.Uploaders,
+		RetryBackoff:  o.UploadBackoff,
+		Sync:          o.Sync,
+		Logger:        o.Logger,
+		Lifetime:      client,
+		LifetimeUser:  a.LifetimeUser,
+		DesktopThumbs: th,
 	})
 	return app, client, err
 }
@@ -199,9 +211,12 @@ func (m *Mount) Close(grace time.Duration) error {
 	return errors.Join(errs...)
 }
 
-// closeState closes what New opened, after the FUSE server: apps, cache,
-// index, clients, in that order.
+// closeState closes what New opened, after the FUSE server: desktop
+// thumbnails, apps, cache, index, clients, in that order.
 func (m *Mount) closeState(grace time.Duration) error {
+	if m.thumbs != nil {
+		m.thumbs.Close() // its fetches read through the apps' cache
+	}
 	for _, a := range m.Apps {
 		a.Close(grace)
 	}
