@@ -116,7 +116,7 @@ func New(ctx context.Context, o Options) (*Mount, error) {
 	}
 	if o.DesktopThumbnails != "" {
 		if m.thumbs, err = thumbs.New(thumbs.Options{Dir: o.DesktopThumbnails, Logger: o.Logger}); err != nil {
-			return fail(err)
+			o.Logger.Warn("desktop thumbnails off", "err", err)
 		}
 	}
 	for _, a := range o.Apps {

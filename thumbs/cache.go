@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/image/draw"
@@ -74,6 +75,9 @@ type Cache struct {
 func New(o Options) (*Cache, error) {
 	if !filepath.IsAbs(o.Dir) {
 		return nil, fmt.Errorf("thumbs: the thumbnail directory %q is not absolute", o.Dir)
+	}
+	if err := checkOwner(o.Dir); err != nil {
+		return nil, err
 	}
 	if o.Workers <= 0 {
 		o.Workers = 2
@@ -263,6 +267,27 @@ func (c *Cache) Close() {
 	c.mu.Unlock()
 	c.cancel()
 	c.wg.Wait()
+}
+
+// checkOwner refuses a thumbnail cache that is not the running user's: its
+// nearest existing folder must belong to the user (or be a sticky shared
+// folder like /tmp, in which the user's own folder is made). A chatfs run
+// as root with another user's HOME would otherwise leave thumbnails that
+// user cannot read in their cache.
+func checkOwner(dir string) error {
+	for p := dir; ; p = filepath.Dir(p) {
+		st, err := os.Stat(p)
+		if err == nil {
+			sys, ok := st.Sys().(*syscall.Stat_t)
+			if !ok || int(sys.Uid) == os.Geteuid() || st.Mode()&os.ModeSticky != 0 {
+				return nil
+			}
+			return fmt.Errorf("thumbs: %s belongs to uid %d, not to this user (uid %d): not writing thumbnails there", p, sys.Uid, os.Geteuid())
+		}
+		if !errors.Is(err, os.ErrNotExist) || filepath.Dir(p) == p {
+			return err
+		}
+	}
 }
 
 func isASCII(s string) bool {

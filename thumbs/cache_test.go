@@ -306,3 +306,22 @@ func TestNewRefusesRelativeDir(t *testing.T) {
 	_, err := New(Options{Dir: "thumbnails"})
 	assert.Error(t, err)
 }
+
+// A cache that belongs to another user is refused (a root chatfs with a
+// user's HOME would leave that user thumbnails they cannot read).
+func TestRefusesAnotherUsersCache(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to make a folder of another user")
+	}
+	home := t.TempDir()
+	require.NoError(t, os.Chown(home, 12345, 12345))
+	_, err := New(Options{Dir: filepath.Join(home, ".cache", "thumbnails")})
+	assert.ErrorContains(t, err, "uid 12345")
+	// A sticky shared folder (/tmp) is fine: the folders made in it are ours.
+	shared := t.TempDir()
+	require.NoError(t, os.Chmod(shared, 0o777|os.ModeSticky))
+	require.NoError(t, os.Chown(shared, 12345, 12345))
+	c, err := New(Options{Dir: filepath.Join(shared, "cache", "thumbnails")})
+	require.NoError(t, err)
+	c.Close()
+}
