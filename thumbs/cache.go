@@ -39,7 +39,12 @@ type Options struct {
 	// next listing offers them again). Default 4096.
 	Queue  int
 	Logger *slog.Logger
+	Now    func() time.Time // default time.Now
 }
+
+// retryFailed is how long a thumbnail that could not be made (the server
+// failed, or sent no image) is not tried again.
+const retryFailed = 10 * time.Minute
 
 // Limits on what is decoded: a server thumbnail is small.
 const (
@@ -58,6 +63,7 @@ type Cache struct {
 	workers int
 	queue   int
 	log     *slog.Logger
+	now     func() time.Time
 	ctx     context.Context // cancelled by Close
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup // workers; Add under mu while !closed
@@ -65,7 +71,8 @@ type Cache struct {
 	mu      sync.Mutex
 	pending []Item           // waiting, oldest first. GUARDED_BY(mu)
 	queued  map[string]bool  // paths pending or being made. GUARDED_BY(mu)
-	done    map[string]int64 // path -> mtime handled (written, up to date, or no thumbnail). GUARDED_BY(mu)
+	done    map[string]int64     // path -> mtime handled (written, or up to date). GUARDED_BY(mu)
+	failed  map[string]time.Time // path -> when to try again. GUARDED_BY(mu)
 	running int              // workers. GUARDED_BY(mu)
 	closed  bool             // GUARDED_BY(mu)
 }
@@ -93,8 +100,13 @@ func New(o Options) (*Cache, error) {
 		workers: o.Workers,
 		queue:   o.Queue,
 		log:     o.Logger,
+		now:     o.Now,
 		queued:  make(map[string]bool),
 		done:    make(map[string]int64),
+		failed:  make(map[string]time.Time),
+	}
+	if c.now == nil {
+		c.now = time.Now
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c, nil
@@ -117,6 +129,9 @@ func (c *Cache) Offer(items []Item) {
 			continue
 		}
 		if m, ok := c.done[it.Path]; ok && m == mtimeOf(it.MTime) {
+			continue
+		}
+		if at, ok := c.failed[it.Path]; ok && c.now().Before(at) {
 			continue
 		}
 		c.queued[it.Path] = true
@@ -149,11 +164,16 @@ func (c *Cache) work() {
 		err := c.make(it)
 		c.mu.Lock()
 		delete(c.queued, it.Path)
-		if err == nil || !errors.Is(err, context.Canceled) {
-			if len(c.done) >= maxDone {
-				clear(c.done)
-			}
+		if len(c.done) >= maxDone || len(c.failed) >= maxDone {
+			clear(c.done)
+			clear(c.failed)
+		}
+		switch {
+		case err == nil:
 			c.done[it.Path] = mtimeOf(it.MTime)
+			delete(c.failed, it.Path)
+		case !errors.Is(err, context.Canceled):
+			c.failed[it.Path] = c.now().Add(retryFailed)
 		}
 		c.mu.Unlock()
 		if err != nil && !errors.Is(err, context.Canceled) {

@@ -325,3 +325,27 @@ func TestRefusesAnotherUsersCache(t *testing.T) {
 	require.NoError(t, err)
 	c.Close()
 }
+
+// A thumbnail that could not be made is tried again, but not before
+// retryFailed has passed.
+func TestFailedIsRetriedLater(t *testing.T) {
+	var now atomic.Int64
+	now.Store(mtime.UnixNano())
+	c, err := New(Options{Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return time.Unix(0, now.Load()) }})
+	require.NoError(t, err)
+	defer c.Close()
+	src := &source{err: errors.New("503")}
+	it := Item{Path: "/m/a", MTime: mtime, Fetch: src.fetch}
+	c.Offer([]Item{it})
+	c.idle(t)
+	c.Offer([]Item{it})
+	c.idle(t)
+	assert.EqualValues(t, 1, src.calls.Load(), "not again at once")
+	now.Add(int64(retryFailed))
+	src.err, src.data = nil, pngOf(t, 8, 8)
+	c.Offer([]Item{it})
+	c.idle(t)
+	assert.EqualValues(t, 2, src.calls.Load())
+	_, err = os.Stat(c.File(it.Path))
+	assert.NoError(t, err)
+}
