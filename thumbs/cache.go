@@ -69,12 +69,12 @@ type Cache struct {
 	wg      sync.WaitGroup // workers; Add under mu while !closed
 
 	mu      sync.Mutex
-	pending []Item           // waiting, oldest first. GUARDED_BY(mu)
-	queued  map[string]bool  // paths pending or being made. GUARDED_BY(mu)
+	pending []Item               // waiting, oldest first. GUARDED_BY(mu)
+	queued  map[string]bool      // paths pending or being made. GUARDED_BY(mu)
 	done    map[string]int64     // path -> mtime handled (written, or up to date). GUARDED_BY(mu)
 	failed  map[string]time.Time // path -> when to try again. GUARDED_BY(mu)
-	running int              // workers. GUARDED_BY(mu)
-	closed  bool             // GUARDED_BY(mu)
+	running int                  // workers. GUARDED_BY(mu)
+	closed  bool                 // GUARDED_BY(mu)
 }
 
 // New returns a Cache writing under o.Dir. It touches no file until items
