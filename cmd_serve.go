@@ -44,7 +44,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageErr(err)
 	}
 	if *data == "" || fl.NArg() != 0 {
-		fmt.Fprintln(stderr, "usage: chatfs serve --data DIR [--listen ADDR] [--token-file FILE] [--max-size BYTES] [--ttl DURATION] [--app NAME]...\n"+
+		fmt.Fprintln(stderr, "usage: chatfs serve --data DIR [--listen ADDR] [--token-file FILE] [--max-size BYTES] [--ttl DURATION] [--app NAME]... [--lifetime-api]\n"+
 			"         [--app-certificate [APP=[APPID:]]FILE]... [--client-id ID --client-secret-file FILE [--client-token-ttl DURATION]]")
 		return errUsage
 	}
