@@ -202,14 +202,15 @@ func buildApps(ctx context.Context, p mountArgs, dirs config.Dirs, log *slog.Log
 // only logged, since uploads queue until it is fixed.
 func openMount(ctx context.Context, p mountArgs, dirs config.Dirs, apps []mount.App, log *slog.Logger) (*mount.Mount, error) {
 	m, err := mount.New(ctx, mount.Options{
-		Mountpoint:        p.mountpoint,
-		Dirs:              dirs,
-		CacheSize:         p.cfg.CacheSize,
-		Apps:              apps,
-		SettleDelay:       p.settle,
-		AllowOther:        p.allowOther,
-		Debug:             p.debug,
-		Logger:            log,
+		Mountpoint:  p.mountpoint,
+		Dirs:        dirs,
+		CacheSize:   p.cfg.CacheSize,
+		Apps:        apps,
+		SettleDelay: p.settle,
+		AllowOther:  p.allowOther,
+		Debug:       p.debug,
+		Logger:      log,
+
 		DesktopThumbnails: desktopThumbnails(p, log),
 	})
 	if errors.Is(err, index.ErrDamaged) {
