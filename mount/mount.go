@@ -72,7 +72,7 @@ type Mount struct {
 	Apps    []*core.App
 	Index   *index.DB
 	Cache   *cache.Cache
-	thumbs  *thumbs.Cache    // nil when off; closed before the apps
+	Thumbs  *thumbs.Cache    // the desktop thumbnail cache; nil when off. Closed before the apps
 	clients []*remote.Client // one per app, closed last
 	log     *slog.Logger
 	mnt     string
@@ -115,12 +115,12 @@ func New(ctx context.Context, o Options) (*Mount, error) {
 		return fail(fmt.Errorf("download cache: %w", err))
 	}
 	if o.DesktopThumbnails != "" {
-		if m.thumbs, err = thumbs.New(thumbs.Options{Dir: o.DesktopThumbnails, Logger: o.Logger}); err != nil {
+		if m.Thumbs, err = thumbs.New(thumbs.Options{Dir: o.DesktopThumbnails, Logger: o.Logger}); err != nil {
 			o.Logger.Warn("desktop thumbnails off", "err", err)
 		}
 	}
 	for _, a := range o.Apps {
-		app, client, err := newApp(o, a, idx, m.Cache, m.thumbs)
+		app, client, err := newApp(o, a, idx, m.Cache, m.Thumbs)
 		if client != nil {
 			m.clients = append(m.clients, client)
 		}
@@ -216,8 +216,8 @@ func (m *Mount) Close(grace time.Duration) error {
 // closeState closes what New opened, after the FUSE server: desktop
 // thumbnails, apps, cache, index, clients, in that order.
 func (m *Mount) closeState(grace time.Duration) error {
-	if m.thumbs != nil {
-		m.thumbs.Close() // its fetches read through the apps' cache
+	if m.Thumbs != nil {
+		m.Thumbs.Close() // its fetches read through the apps' cache
 	}
 	for _, a := range m.Apps {
 		a.Close(grace)

@@ -90,4 +90,26 @@ func TestDesktopThumbnails(t *testing.T) {
 	assert.Zero(t, svc.emu.DownloadCount(big))
 	assert.Zero(t, svc.emu.DownloadCount(smallID))
 	assert.LessOrEqual(t, svc.emu.ThumbnailCount(big), int64(1), "the thumbnail is fetched once, through the cache")
+	st := h.m.Thumbs.Stats()
+	assert.Equal(t, int64(len(want)), st.Written)
+
+	// The next mount finds them up to date and rewrites none.
+	h.unmount()
+	h.mount(func(o *mount.Options, a *config.App) { o.DesktopThumbnails = cacheDir }) // same state, same mountpoint
+	_, err = os.ReadDir(h.path("files"))
+	require.NoError(t, err)
+	_, err = os.ReadDir(h.path("by-name"))
+	require.NoError(t, err)
+	eventually(t, 15*time.Second, "the thumbnails found up to date", func() bool {
+		return h.m.Thumbs.Stats().UpToDate == int64(len(want))
+	})
+	assert.Equal(t, thumbs.Stats{UpToDate: int64(len(want))}, h.m.Thumbs.Stats())
+}
+
+// --desktop-thumbnails=false: no thumbnail cache at all.
+func TestDesktopThumbnailsOff(t *testing.T) {
+	svc := newService(t, emulator.Options{})
+	h := newHarness(t, svc, "")
+	assert.Nil(t, h.m.Thumbs)
+	assert.False(t, h.m.Apps[0].DesktopThumbnails())
 }

@@ -20,6 +20,20 @@ import (
 	"golang.org/x/image/draw"
 )
 
+// Stats count what a Cache did with the items it took up.
+type Stats struct {
+	Written  int64 // thumbnails written
+	UpToDate int64 // found up to date (same Thumb::URI and Thumb::MTime): left alone
+	Failed   int64 // could not be made (no thumbnail from the server, not an image)
+}
+
+// Stats returns the counters.
+func (c *Cache) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stats
+}
+
 // Item is one file as a folder listing shows it.
 type Item struct {
 	Path  string    // absolute path, as listed (a symlink's own path, not its target's)
@@ -74,6 +88,7 @@ type Cache struct {
 	done    map[string]int64     // path -> mtime handled (written, or up to date). GUARDED_BY(mu)
 	failed  map[string]time.Time // path -> when to try again. GUARDED_BY(mu)
 	running int                  // workers. GUARDED_BY(mu)
+	stats   Stats                // GUARDED_BY(mu)
 	closed  bool                 // GUARDED_BY(mu)
 }
 
@@ -161,7 +176,7 @@ func (c *Cache) work() {
 		c.pending = c.pending[1:]
 		c.mu.Unlock()
 
-		err := c.make(it)
+		wrote, err := c.make(it)
 		c.mu.Lock()
 		delete(c.queued, it.Path)
 		if len(c.done) >= maxDone || len(c.failed) >= maxDone {
@@ -172,8 +187,14 @@ func (c *Cache) work() {
 		case err == nil:
 			c.done[it.Path] = mtimeOf(it.MTime)
 			delete(c.failed, it.Path)
+			if wrote {
+				c.stats.Written++
+			} else {
+				c.stats.UpToDate++
+			}
 		case !errors.Is(err, context.Canceled):
 			c.failed[it.Path] = c.now().Add(retryFailed)
+			c.stats.Failed++
 		}
 		c.mu.Unlock()
 		if err != nil && !errors.Is(err, context.Canceled) {
@@ -182,21 +203,22 @@ func (c *Cache) work() {
 	}
 }
 
-// make writes it's thumbnail unless an up-to-date one exists.
-func (c *Cache) make(it Item) error {
+// make writes it's thumbnail unless an up-to-date one exists, and reports
+// whether it wrote one.
+func (c *Cache) make(it Item) (bool, error) {
 	uri := URI(it.Path)
 	dst := filepath.Join(c.dir, Name(uri))
 	mtime := mtimeOf(it.MTime)
 	if upToDate(dst, uri, mtime) {
-		return nil
+		return false, nil
 	}
 	src, err := it.Fetch(c.ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	p, err := encode(src)
 	if err != nil {
-		return err
+		return false, err
 	}
 	kv := []string{KeyURI, uri, KeyMTime, strconv.FormatInt(mtime, 10)}
 	if it.Size >= 0 {
@@ -206,9 +228,9 @@ func (c *Cache) make(it Item) error {
 		kv = append(kv, KeyMime, it.MIME)
 	}
 	if p, err = withText(p, kv...); err != nil {
-		return err
+		return false, err
 	}
-	return c.write(dst, p)
+	return true, c.write(dst, p)
 }
 
 // encode decodes a server thumbnail and returns it as a PNG that fits

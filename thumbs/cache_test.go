@@ -208,6 +208,8 @@ func TestNoRewriteWhenUpToDate(t *testing.T) {
 	st2, err := os.Stat(c.File(it.Path))
 	require.NoError(t, err)
 	assert.True(t, os.SameFile(st1, st2), "not rewritten")
+	assert.Equal(t, Stats{UpToDate: 1}, c2.Stats())
+	assert.Equal(t, Stats{Written: 1}, c.Stats())
 
 	// Another mtime: made again.
 	it.MTime = mtime.Add(time.Hour)
