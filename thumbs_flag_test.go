@@ -2,7 +2,9 @@ package main
 
 import (
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -44,3 +46,18 @@ func TestDesktopThumbnailsSwitch(t *testing.T) {
 type discardWriter struct{}
 
 func (discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// The README's config example parses, with the keys this README names.
+func TestREADMEConfigExampleParses(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	assert.NoError(t, err)
+	_, rest, ok := strings.Cut(string(b), "```toml\n")
+	assert.True(t, ok)
+	block, _, ok := strings.Cut(rest, "```")
+	assert.True(t, ok)
+	c, err := config.Parse([]byte(block))
+	if assert.NoError(t, err) {
+		assert.NotNil(t, c.DesktopThumbnails)
+		assert.Equal(t, "admin", c.Apps[0].LifetimeUser)
+	}
+}
