@@ -26,6 +26,11 @@ type Shown struct {
 	Entry Entry
 }
 
+// HasThumbnail reports whether the server has a thumbnail of the entry's
+// file (an image, or a video uploaded with one): what OfferThumbnails
+// takes up.
+func (e Entry) HasThumbnail() bool { return hasThumb(e.file) }
+
 // Entry is the files/ entry of the file itself (not its thumbnail).
 func (f File) Entry() Entry { return Entry{file: f.f} }
 
@@ -40,7 +45,7 @@ func (a *App) DesktopThumbnails() bool { return a.opts.DesktopThumbs != nil }
 // but thumbnails.
 func (a *App) OfferThumbnails(items []Shown) {
 	c := a.opts.DesktopThumbs
-	if c == nil {
+	if c == nil || len(items) == 0 {
 		return
 	}
 	out := make([]thumbs.Item, 0, len(items))

@@ -3,14 +3,17 @@ package fs
 import "github.com/chatfs/chatfs/core"
 
 // offerFiles offers a listing of files/ at dir to the desktop's thumbnail
-// cache (core.App.OfferThumbnails).
+// cache (core.App.OfferThumbnails): only the entries with a server
+// thumbnail, so a folder of other files costs the listing nothing.
 func offerFiles(app *core.App, dir string, list []core.Entry) {
 	if !app.DesktopThumbnails() {
 		return
 	}
-	items := make([]core.Shown, len(list))
-	for i, e := range list {
-		items[i] = core.Shown{Path: dir + "/" + e.Name(), Entry: e}
+	var items []core.Shown
+	for _, e := range list {
+		if e.HasThumbnail() {
+			items = append(items, core.Shown{Path: dir + "/" + e.Name(), Entry: e})
+		}
 	}
 	app.OfferThumbnails(items)
 }
@@ -21,9 +24,11 @@ func offerLinks(app *core.App, dir string, list []core.File) {
 	if !app.DesktopThumbnails() {
 		return
 	}
-	items := make([]core.Shown, len(list))
-	for i, f := range list {
-		items[i] = core.Shown{Path: dir + "/" + f.LinkName(), Entry: f.Entry()}
+	var items []core.Shown
+	for _, f := range list {
+		if e := f.Entry(); e.HasThumbnail() {
+			items = append(items, core.Shown{Path: dir + "/" + f.LinkName(), Entry: e})
+		}
 	}
 	app.OfferThumbnails(items)
 }
