@@ -144,7 +144,7 @@ func (r *rootNode) OnAdd(ctx context.Context) {
 			path: filepath.Join(dir, "files")}, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino.Files}), false)
 		app.AddChild("by-name", app.NewPersistentInode(ctx, &byNameDir{app: a, log: log, mounted: r.mounted, path: filepath.Join(dir, "by-name")},
 			gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino.ByName}), false)
-		app.AddChild("chats", newChatsDir(ctx, app, a, log, r.mounted), false)
+		app.AddChild("chats", newChatsDir(ctx, app, a, log, r.mounted, filepath.Join(dir, "chats")), false)
 		up, err := newUploadRoot(a, log)
 		if err != nil {
 			log.Error("upload/ unavailable", "err", err)

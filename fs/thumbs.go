@@ -32,3 +32,17 @@ func offerLinks(app *core.App, dir string, list []core.File) {
 	}
 	app.OfferThumbnails(items)
 }
+
+// offerChats offers a listing of a chats/ conversation folder at dir.
+func offerChats(app *core.App, dir string, list []core.ChatEntry) {
+	if !app.DesktopThumbnails() {
+		return
+	}
+	var items []core.Shown
+	for _, c := range list {
+		if e := c.Entry(); e.HasThumbnail() {
+			items = append(items, core.Shown{Path: dir + "/" + c.Name(), Entry: e})
+		}
+	}
+	app.OfferThumbnails(items)
+}
