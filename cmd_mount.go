@@ -21,6 +21,7 @@ import (
 	"github.com/chatfs/chatfs/mount"
 	"github.com/chatfs/chatfs/remote"
 	"github.com/chatfs/chatfs/remote/emulator"
+	"github.com/chatfs/chatfs/thumbs"
 )
 
 // demoApp is the app of the embedded emulator.
@@ -36,6 +37,7 @@ type mountArgs struct {
 	settle     time.Duration
 	allowOther bool
 	debug      bool
+	thumbnails bool // --desktop-thumbnails
 }
 
 func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -93,6 +95,7 @@ func parseMount(args []string, stderr io.Writer) (mountArgs, error) {
 	history := fl.Duration("history", config.DefaultHistory, "import the attachments of the message history this far back into chats/ (0: off)")
 	fl.StringVar(&a.HistoryTZ, "history-tz", "UTC", "the history export's hours: UTC, or UTC+8 on China clusters")
 	fl.DurationVar(&a.HistoryInterval, "history-interval", config.DefaultHistoryInterval, "how often to look for new hours of history")
+	fl.StringVar(&a.LifetimeUser, "lifetime-user", "", "user the lifetime API (setfattr user.chatfs.lifetime) is called for (default admin)")
 	fl.BoolVar(&a.AllowPlainHTTP, "allow-plain-http", false, "allow http:// to a host that is not loopback")
 	fl.StringVar(&a.SendAs, "send-as", "", "the user that messages from send/ come from (default admin)")
 	fl.StringVar(&p.state, "state", "", "directory for all state (default: $XDG_DATA_HOME/chatfs and $XDG_CACHE_HOME/chatfs)")
@@ -100,6 +103,7 @@ func parseMount(args []string, stderr io.Writer) (mountArgs, error) {
 	fl.StringVar(&p.configFile, "config", "", "TOML file describing one or more apps")
 	fl.DurationVar(&p.settle, "settle", time.Second, "quiet time after close before a file in upload/ is uploaded")
 	fl.BoolVar(&p.allowOther, "allow-other", false, "let other users see the mount")
+	fl.BoolVar(&p.thumbnails, "desktop-thumbnails", true, "fill $XDG_CACHE_HOME/thumbnails from the server's thumbnails when folders are listed")
 	fl.BoolVar(&p.debug, "debug", false, "log at debug level, and every FUSE request")
 	if err := fl.Parse(args); err != nil {
 		return p, usageErr(err)
@@ -172,6 +176,7 @@ func buildApps(ctx context.Context, p mountArgs, dirs config.Dirs, log *slog.Log
 			Dir:          filepath.Join(dirs.Data, "emulator"),
 			MaxSize:      a.MaxSize,
 			Logger:       emulatorLogger(stderr, p.debug),
+			LifetimeAPI:  true, // so that user.chatfs.lifetime can be tried
 		})
 		if err != nil {
 			return nil, stop, fmt.Errorf("embedded emulator: %w", err)
@@ -216,6 +221,8 @@ func openMount(ctx context.Context, p mountArgs, dirs config.Dirs, apps []mount.
 		AllowOther:  p.allowOther,
 		Debug:       p.debug,
 		Logger:      log,
+
+		DesktopThumbnails: desktopThumbnails(p, log),
 	})
 	if errors.Is(err, index.ErrDamaged) {
 		return nil, fmt.Errorf("%w\nThe records (uuids, share-secrets) are in the record log beside it. "+
@@ -343,4 +350,18 @@ func tokenSource(a config.App, log *slog.Logger) (remote.TokenSource, error) {
 		return nil, err // names the file already
 	}
 	return ts, nil
+}
+
+// desktopThumbnails is the thumbnail cache listings fill, "" when
+// --desktop-thumbnails=false or desktop_thumbnails = false says not to.
+func desktopThumbnails(p mountArgs, log *slog.Logger) string {
+	if !p.thumbnails || (p.cfg.DesktopThumbnails != nil && !*p.cfg.DesktopThumbnails) {
+		return ""
+	}
+	dir, err := thumbs.Dir()
+	if err != nil {
+		log.Warn("desktop thumbnails off", "err", err)
+		return ""
+	}
+	return dir
 }

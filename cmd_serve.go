@@ -33,6 +33,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ttl := fl.Duration("ttl", 168*time.Hour, "how long files are kept")
 	noRange := fl.Bool("no-range", false, "ignore Range headers, as a server that does not support them")
 	debug := fl.Bool("debug", false, "log at debug level")
+	lifetimeAPI := fl.Bool("lifetime-api", false, "serve PUT {base}/users/{user}/chatfiles/lifetime (off: 403 forbidden_op, as an app without it)")
 	var apps, certSpecs multiFlag
 	fl.Var(&apps, "app", "an app that exists (app-id/ID or ORG/APP); repeatable; default: every app")
 	fl.Var(&certSpecs, "app-certificate", "accept only AccessToken2 app tokens: FILE (every app-id/ID app, ID being the App ID), "+
@@ -55,7 +56,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageErr(err)
 	}
 	if *data == "" || fl.NArg() != 0 {
-		fmt.Fprintln(stderr, "usage: chatfs serve --data DIR [--listen ADDR] [--token-file FILE] [--max-size BYTES] [--ttl DURATION] [--app NAME]...\n"+
+		fmt.Fprintln(stderr, "usage: chatfs serve --data DIR [--listen ADDR] [--token-file FILE] [--max-size BYTES] [--ttl DURATION] [--app NAME]... [--lifetime-api]\n"+
 			"         [--app-certificate [APP=[APPID:]]FILE]... [--client-id ID --client-secret-file FILE [--client-token-ttl DURATION]]\n"+
 			"         [--history-delay D] [--history-retention D] [--history-live] [--history-rate N] [--history-tz UTC|UTC+8] [--demo [--demo-app APP]]")
 		return errUsage
@@ -118,6 +119,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			GroupCalls:   orNone(*sendGroup),
 			RoomCalls:    orNone(*sendRoom),
 		},
+		LifetimeAPI: *lifetimeAPI,
 	})
 	if err != nil {
 		return err

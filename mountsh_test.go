@@ -23,7 +23,15 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envRunMain) != "" {
 		main()
 	}
-	os.Exit(m.Run())
+	// The mounts of these tests fill a thumbnail cache: not the user's.
+	cache, err := os.MkdirTemp("", "chatfs-test-xdg-cache-")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("XDG_CACHE_HOME", cache)
+	code := m.Run()
+	os.RemoveAll(cache)
+	os.Exit(code)
 }
 
 // TestMountScript: ./mount.sh MOUNTPOINT mounts in the background, returns

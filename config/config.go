@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chatfs/chatfs/internal/smallfile"
+	"github.com/chatfs/chatfs/remote"
 
 	"github.com/BurntSushi/toml"
 )
@@ -43,6 +44,9 @@ type App struct {
 	History         *time.Duration `toml:"history"`
 	HistoryTZ       string         `toml:"history_tz"`
 	HistoryInterval time.Duration  `toml:"history_interval"`
+	// LifetimeUser is the user the lifetime API (user.chatfs.lifetime) is
+	// called for; "admin" when not set.
+	LifetimeUser string `toml:"lifetime_user"`
 
 	// Credentials that make chatfs obtain and renew its own app tokens; at
 	// most one kind per app: token_file, app_certificate_file, or client_id
@@ -59,6 +63,9 @@ type Config struct {
 	State     string `toml:"state"`      // puts index, outbox and cache under one directory
 	CacheSize int64  `toml:"cache_size"` // bytes
 	Apps      []App  `toml:"app"`
+	// DesktopThumbnails, false, leaves the desktop's thumbnail cache
+	// alone; unset or true, listings fill it from the server's thumbnails.
+	DesktopThumbnails *bool `toml:"desktop_thumbnails"`
 }
 
 // maxConfig bounds the size of a config file (a device such as /dev/zero
@@ -150,6 +157,9 @@ func (a *App) Validate() error {
 	}
 	if err := a.validateHistory(); err != nil {
 		return err
+	}
+	if a.LifetimeUser != "" && !remote.ValidUserName(a.LifetimeUser) {
+		return fmt.Errorf("lifetime_user %q: want 1 to 64 letters, digits, '_', '-' or '.'", a.LifetimeUser)
 	}
 	return a.validateCredentials()
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/chatfs/chatfs/cache"
 	"github.com/chatfs/chatfs/index"
 	"github.com/chatfs/chatfs/remote"
+	"github.com/chatfs/chatfs/thumbs"
 )
 
 // Remote is the part of the chatfiles client the core uses. Implementations
@@ -61,6 +62,15 @@ type Options struct {
 	HistoryLocation *time.Location // the export's hours: UTC (default) or UTC+8
 	HistoryMaxBytes int64          // uncompressed bytes read of one hour; 0 = remote's default
 	HistoryHost     string         // the app's host, to warn of attachments elsewhere
+	// Lifetime is the service's lifetime API (nil: not offered), called
+	// for LifetimeUser (default DefaultLifetimeUser); see SetLifetime.
+	Lifetime     LifetimeSetter
+	LifetimeUser string
+
+	// DesktopThumbs, if set, is filled from the server's thumbnails of
+	// the files listings show (see OfferThumbnails); nil: off. The App
+	// does not own it.
+	DesktopThumbs *thumbs.Cache
 }
 
 // App is one mounted app. It is safe for concurrent use.
@@ -74,6 +84,9 @@ type App struct {
 
 	importCancel context.CancelFunc // stops the importer; set by Start
 	importing    sync.WaitGroup     // the importer's goroutine
+
+	// lifetimes joins lifetime requests (lifetime.go)
+	lifetimes *lifetimeBatcher
 
 	ctx     context.Context         // the owner of probes: cancelled by Close
 	cancel  context.CancelCauseFunc // cancels ctx
@@ -143,6 +156,7 @@ func New(o Options) (*App, error) {
 		probes:   make(map[string]*probe),
 	}
 	a.ctx, a.cancel = context.WithCancelCause(context.Background())
+	a.lifetimes = newLifetimeBatcher(a)
 	ob, err := newOutbox(a, o.OutboxDir, false)
 	if err != nil {
 		return nil, err
@@ -216,6 +230,7 @@ func (a *App) Close(grace time.Duration) {
 	a.mu.Unlock()
 	a.cancel(ErrClosed)
 	a.probing.Wait()
+	a.lifetimes.close()
 }
 
 // probeUUID is a well-formed uuid no file has: asking for it tells whether

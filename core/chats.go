@@ -43,6 +43,9 @@ func (c ChatEntry) Name() string { return c.e.Name }
 // times.
 func (c ChatEntry) Sent() time.Time { return c.e.Sent }
 
+// Entry is the file the link leads to, as files/ shows it.
+func (c ChatEntry) Entry() Entry { return Entry{file: c.f} }
+
 // Target is the link's target.
 func (c ChatEntry) Target() string { return "../../../files/" + c.e.UUID }
 

@@ -2,6 +2,7 @@ package core
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/chatfs/chatfs/index"
 	"github.com/chatfs/chatfs/remote"
@@ -22,9 +23,17 @@ var (
 	// ErrClosed: the App is closing or closed; lookups of unknown uuids
 	// in flight are cancelled with it.
 	ErrClosed = errors.New("core: app closed")
+	// ErrInvalid: a value the operation does not take (a lifetime other
+	// than forever, refresh or default).
+	ErrInvalid = errors.New("invalid argument")
+	// ErrNotSupported: the service does not offer the operation for the
+	// app (the lifetime API answering 403 forbidden_op).
+	ErrNotSupported = errors.New("operation not supported by the service")
+	// ErrLifetimeFailed: the lifetime API answered "failed" for the file.
+	ErrLifetimeFailed = errors.New("the service failed to set the file's lifetime")
 	// ErrBadTarget: a name in send/users/, send/groups/ or send/rooms/
 	// that is not a well-formed user name, group id or room id.
-	ErrBadTarget = errors.New("not a well-formed user name, group id or room id (letters, digits, _ - ., at most 64)")
+	ErrBadTarget = fmt.Errorf("%w: not a well-formed user name, group id or room id (letters, digits, _ - ., at most 64)", ErrInvalid)
 )
 
 // IsNotExist reports whether err says the file does not exist: ErrNotExist,
@@ -51,5 +60,10 @@ func IsRefused(err error) bool {
 // up (429 resource_limited); retrying soon does not help.
 func IsQuotaExceeded(err error) bool { return remote.IsQuotaExceeded(err) }
 
-// IsInvalid reports whether the service refused a request as malformed (400).
-func IsInvalid(err error) bool { return remote.IsInvalid(err) || errors.Is(err, ErrBadTarget) }
+// IsInvalid reports whether a request was refused as malformed: by the
+// core (ErrInvalid) or the service (400).
+func IsInvalid(err error) bool { return errors.Is(err, ErrInvalid) || remote.IsInvalid(err) }
+
+// IsNotSupported reports whether the service does not offer the operation
+// for the app (ErrNotSupported).
+func IsNotSupported(err error) bool { return errors.Is(err, ErrNotSupported) }

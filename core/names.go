@@ -86,7 +86,10 @@ func FileXattrs(e Entry) []Xattr {
 			add("user.chatfs.sent", m.Sent.UTC().Format(time.RFC3339))
 		}
 	}
-	if !f.Expires.IsZero() {
+	switch {
+	case f.Forever:
+		add("user.chatfs.expires", "never")
+	case !f.Expires.IsZero():
 		add("user.chatfs.expires", f.Expires.UTC().Format(time.RFC3339))
 	}
 	mime := f.MIME

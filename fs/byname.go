@@ -18,6 +18,7 @@ type byNameDir struct {
 	app     *core.App
 	log     *slog.Logger
 	mounted time.Time
+	path    string // its absolute path, for the desktop's thumbnails
 }
 
 var _ = (gofs.NodeLookuper)((*byNameDir)(nil))
@@ -54,6 +55,7 @@ func (d *byNameDir) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileH
 			if err != nil {
 				return nil, errno(d.log, "readdir", err)
 			}
+			offerLinks(d.app, d.path, list)
 			return list, 0
 		},
 		dirent: func(f core.File) fuse.DirEntry {

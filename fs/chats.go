@@ -28,13 +28,14 @@ type chatsDir struct {
 }
 
 // newChatsDir makes chats/ and its folders under app.
-func newChatsDir(ctx context.Context, app *gofs.Inode, a *core.App, log *slog.Logger, mounted time.Time) *gofs.Inode {
+// path is chats/'s absolute path, for the desktop's thumbnails.
+func newChatsDir(ctx context.Context, app *gofs.Inode, a *core.App, log *slog.Logger, mounted time.Time, path string) *gofs.Inode {
 	ino := a.Inodes()
 	chats := app.NewPersistentInode(ctx, &chatsDir{app: a, log: log, mounted: mounted},
 		gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino.Chats})
 	for i, kind := range core.ChatKinds {
 		kino := []uint64{ino.ChatUsers, ino.ChatGroups, ino.ChatRooms}[i]
-		chats.AddChild(kind, chats.NewPersistentInode(ctx, &kindDir{app: a, kind: kind, log: log, mounted: mounted},
+		chats.AddChild(kind, chats.NewPersistentInode(ctx, &kindDir{app: a, kind: kind, log: log, mounted: mounted, path: path + "/" + kind},
 			gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: kino}), false)
 	}
 	return chats
@@ -84,6 +85,7 @@ type kindDir struct {
 	kind    string
 	log     *slog.Logger
 	mounted time.Time
+	path    string // its absolute path, for the desktop's thumbnails
 }
 
 var _ = (gofs.NodeLookuper)((*kindDir)(nil))
@@ -101,7 +103,7 @@ func (d *kindDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 }
 
 func (d *kindDir) node(ctx context.Context, c core.Conversation, out *fuse.EntryOut) *gofs.Inode {
-	n := &convDir{app: d.app, kind: c.Kind, id: c.ID, log: d.log, mounted: d.mounted}
+	n := &convDir{app: d.app, kind: c.Kind, id: c.ID, log: d.log, mounted: d.mounted, path: d.path + "/" + c.ID}
 	n.fill(&out.Attr, c)
 	out.SetEntryTimeout(immutableTimeout) // a well-formed id is always a folder
 	out.SetAttrTimeout(listingTimeout)    // its mtime moves with new messages
@@ -154,6 +156,7 @@ type convDir struct {
 	kind, id string
 	log      *slog.Logger
 	mounted  time.Time
+	path     string // its absolute path, for the desktop's thumbnails
 }
 
 // fill sets the folder's attributes: its newest entry's time (the mount's
@@ -215,6 +218,7 @@ func (d *convDir) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHan
 			if err != nil {
 				return nil, errno(d.log, "readdir", err)
 			}
+			offerChats(d.app, d.path, list)
 			return list, 0
 		},
 		dirent: func(c core.ChatEntry) fuse.DirEntry {

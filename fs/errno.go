@@ -30,6 +30,8 @@ func errno(log *slog.Logger, op string, err error) syscall.Errno {
 		return syscall.ENOSPC // core.ErrNoSpace, index.ErrNoSpace: said once where they happen
 	case errors.Is(err, context.Canceled):
 		return syscall.EINTR
+	case core.IsNotSupported(err):
+		return syscall.EOPNOTSUPP // said once where it is learnt
 	case core.IsRefused(err):
 		log.Warn("access refused", "op", op, "err", err)
 		return syscall.EACCES

@@ -20,7 +20,8 @@ type filesDir struct {
 	app         *core.App
 	log         *slog.Logger
 	mounted     time.Time
-	passthrough bool // offer FUSE passthrough for fully cached files
+	passthrough bool   // offer FUSE passthrough for fully cached files
+	path        string // its absolute path, for the desktop's thumbnails
 }
 
 var _ = (gofs.NodeLookuper)((*filesDir)(nil))
@@ -64,6 +65,7 @@ func (d *filesDir) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHa
 			if err != nil {
 				return nil, errno(d.log, "readdir", err)
 			}
+			offerFiles(d.app, d.path, list)
 			return list, 0
 		},
 		dirent: func(e core.Entry) fuse.DirEntry {
@@ -133,15 +135,22 @@ func (n *fileNode) fill(out *fuse.Attr, size int64) {
 	out.SetTimes(&t, &t, &t)
 }
 
-// mode is 0444 for a file anyone with the URL may download, 0400 for a
-// restricted one (and its thumbnail): its readers need the share-secret,
-// which only the mounting user holds. Others see any of them only with
-// --allow-other.
+// mode is 0644 for a file anyone with the URL may download, 0600 for a
+// restricted one: its readers need the share-secret, which only the
+// mounting user holds. Others see any of them only with --allow-other. The
+// owner's write bit lets the owner set user.chatfs.lifetime (the kernel
+// asks for write permission to set a user.* xattr); writes themselves
+// answer EROFS. Thumbnails, which have no lifetime of their own, are 0444
+// and 0400.
 func (n *fileNode) mode() uint32 {
+	m := uint32(0o444)
 	if n.entry.File().Restricted() {
-		return 0o400
+		m = 0o400
 	}
-	return 0o444
+	if !n.entry.Thumb {
+		m |= 0o200
+	}
+	return m
 }
 
 // attrTimeout: attributes are immutable once the size is final; until then
@@ -254,8 +263,16 @@ func (n *fileNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.
 
 var _ = (gofs.NodeSetxattrer)((*fileNode)(nil))
 
+// Setxattr sets user.chatfs.lifetime (see core.App.SetLifetime); every
+// other attribute is read-only.
 func (n *fileNode) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
-	return syscall.EROFS
+	switch {
+	case attr != core.XattrLifetime:
+		return syscall.EROFS
+	case n.entry.Thumb:
+		return syscall.EPERM // a thumbnail goes with its file
+	}
+	return errno(n.log, "setxattr", n.app.SetLifetime(ctx, n.entry, string(data)))
 }
 
 var _ = (gofs.NodeRemovexattrer)((*fileNode)(nil))

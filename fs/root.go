@@ -16,6 +16,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -60,7 +61,11 @@ func Mount(mountpoint string, o Options) (*fuse.Server, error) {
 	if o.FsName == "" {
 		o.FsName = "chatfs"
 	}
-	root := &rootNode{opts: o, mounted: time.Now()}
+	abs, err := filepath.Abs(mountpoint)
+	if err != nil {
+		return nil, err
+	}
+	root := &rootNode{opts: o, mounted: time.Now(), mnt: abs}
 	uid, gid := uint32(os.Getuid()), uint32(os.Getgid())
 	opts := &gofs.Options{
 		MountOptions: fuse.MountOptions{
@@ -124,6 +129,7 @@ type rootNode struct {
 	readOnlyDir
 	opts    Options
 	mounted time.Time // shown as the times of the synthetic directories
+	mnt     string    // the mountpoint, absolute
 }
 
 var _ = (gofs.NodeOnAdder)((*rootNode)(nil))
@@ -134,11 +140,12 @@ func (r *rootNode) OnAdd(ctx context.Context) {
 		app := r.NewPersistentInode(ctx, &staticDir{mounted: r.mounted}, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino.Dir})
 		r.AddChild(a.Name(), app, false)
 		log := r.opts.Logger.With("app", a.Name())
-		app.AddChild("files", app.NewPersistentInode(ctx, &filesDir{app: a, log: log, mounted: r.mounted, passthrough: !r.opts.NoPassthrough},
-			gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino.Files}), false)
-		app.AddChild("by-name", app.NewPersistentInode(ctx, &byNameDir{app: a, log: log, mounted: r.mounted},
+		dir := filepath.Join(r.mnt, a.Name())
+		app.AddChild("files", app.NewPersistentInode(ctx, &filesDir{app: a, log: log, mounted: r.mounted, passthrough: !r.opts.NoPassthrough,
+			path: filepath.Join(dir, "files")}, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino.Files}), false)
+		app.AddChild("by-name", app.NewPersistentInode(ctx, &byNameDir{app: a, log: log, mounted: r.mounted, path: filepath.Join(dir, "by-name")},
 			gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino.ByName}), false)
-		app.AddChild("chats", newChatsDir(ctx, app, a, log, r.mounted), false)
+		app.AddChild("chats", newChatsDir(ctx, app, a, log, r.mounted, filepath.Join(dir, "chats")), false)
 		up, err := newUploadRoot(a, log)
 		if err != nil {
 			log.Error("upload/ unavailable", "err", err)

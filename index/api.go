@@ -33,6 +33,7 @@ type File struct {
 	MIME        string
 	Uploaded    time.Time
 	Expires     time.Time
+	Forever     bool   // kept past the retention by the lifetime API: never expires
 	HasThumb    bool   // the server has a thumbnail (images)
 	ThumbUUID   string // for videos: the separately uploaded thumbnail image
 	ThumbSecret string

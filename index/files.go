@@ -189,7 +189,7 @@ func (db *DB) MarkExpired(app, uuid string, at time.Time) error {
 		if f.Expired && (f.Expires.IsZero() || !f.Expires.After(at)) {
 			return nil
 		}
-		f.Expired = true
+		f.Expired, f.Forever = true, false // the server's word wins
 		if f.Expires.IsZero() || f.Expires.After(at) {
 			f.Expires = at
 		}
@@ -233,4 +233,36 @@ func (db *DB) ListNames(app string, fn func(name, uuid string) error) error {
 	return db.scan(prefix, func(k, v []byte) error {
 		return fn(string(k[len(prefix):]), string(v))
 	})
+}
+
+// SetExpiry records a file's new lifetime, as the service's lifetime API
+// set it: forever (it never expires), or an expiry time (zero: unknown).
+// Only those fields change, in one transaction, so a concurrent Put of
+// other fields is not lost; the record log records the result. It returns
+// the record as stored, or ErrNotFound when there is no such record.
+func (db *DB) SetExpiry(app, uuid string, expires time.Time, forever bool) (File, error) {
+	var f File
+	err := db.update(func(txn *badger.Txn) error {
+		key := appKey(pfxFile, app, uuid)
+		if err := getJSON(txn, key, &f); err != nil {
+			return err
+		}
+		f.Expires, f.Forever = expires, forever
+		if forever {
+			f.Expires = time.Time{}
+		}
+		b, err := marshal(&f)
+		if err != nil {
+			return err
+		}
+		return txn.Set(key, b)
+	})
+	if err == nil {
+		err = db.sync()
+	}
+	if err != nil {
+		return File{}, fmt.Errorf("index: set expiry of %s/%s: %w", app, uuid, err)
+	}
+	db.logPut(f)
+	return f, nil
 }

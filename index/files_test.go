@@ -3,6 +3,7 @@ package index
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -182,4 +183,48 @@ func TestInodesUnique(t *testing.T) {
 		}
 		require.NoError(t, db.Close())
 	}
+}
+
+func TestSetExpiry(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "index")
+	clk := newClock()
+	db := openAt(t, dir, clk)
+	now := clk.Now()
+	require.NoError(t, db.Put(&File{App: "app", UUID: uuidN(1), Name: "n", Size: 3, Expires: now.Add(time.Hour)}))
+
+	f, err := db.SetExpiry("app", uuidN(1), now.Add(time.Hour), true)
+	require.NoError(t, err)
+	assert.True(t, f.Forever)
+	assert.True(t, f.Expires.IsZero(), "forever has no expiry time")
+	got, err := db.Get("app", uuidN(1))
+	require.NoError(t, err)
+	assert.Equal(t, f, got)
+	assert.Equal(t, "n", got.LinkName, "other fields are kept")
+	assert.Equal(t, int64(3), got.Size)
+
+	// The record log keeps it: a rebuilt index still knows.
+	require.NoError(t, db.Close())
+	_, err = Rebuild(dir, Options{Logger: quietLogger()})
+	require.NoError(t, err)
+	db = openAt(t, dir, clk)
+	got, err = db.Get("app", uuidN(1))
+	require.NoError(t, err)
+	assert.True(t, got.Forever)
+
+	f, err = db.SetExpiry("app", uuidN(1), now.Add(2*time.Hour), false)
+	require.NoError(t, err)
+	assert.False(t, f.Forever)
+	assert.True(t, now.Add(2*time.Hour).Equal(f.Expires))
+
+	// The server's file_expired wins over forever.
+	_, err = db.SetExpiry("app", uuidN(1), time.Time{}, true)
+	require.NoError(t, err)
+	require.NoError(t, db.MarkExpired("app", uuidN(1), now))
+	got, err = db.Get("app", uuidN(1))
+	require.NoError(t, err)
+	assert.False(t, got.Forever)
+	assert.True(t, got.Expired)
+
+	_, err = db.SetExpiry("app", uuidN(2), now, false)
+	assert.ErrorIs(t, err, ErrNotFound)
 }

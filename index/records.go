@@ -45,6 +45,7 @@ type logLine struct {
 	MIME        string    `json:"mime,omitempty"`
 	Uploaded    time.Time `json:"uploaded,omitzero"`
 	Expires     time.Time `json:"expires,omitzero"`
+	Forever     bool      `json:"forever,omitempty"`
 	HasThumb    bool      `json:"has_thumb,omitempty"`
 	ThumbUUID   string    `json:"thumb_uuid,omitempty"`
 	ThumbSecret string    `json:"thumb_secret,omitempty"`
@@ -60,13 +61,13 @@ const (
 func putLine(f File, now time.Time) logLine {
 	return logLine{Op: opPut, App: f.App, UUID: f.UUID, Name: f.Name, Size: f.Size, URL: f.URL,
 		ShareSecret: f.ShareSecret, MIME: f.MIME, Uploaded: f.Uploaded, Expires: f.Expires,
-		HasThumb: f.HasThumb, ThumbUUID: f.ThumbUUID, ThumbSecret: f.ThumbSecret, Msg: f.Msg, Logged: now}
+		Forever: f.Forever, HasThumb: f.HasThumb, ThumbUUID: f.ThumbUUID, ThumbSecret: f.ThumbSecret, Msg: f.Msg, Logged: now}
 }
 
 func (l logLine) file() File {
 	return File{App: l.App, UUID: l.UUID, Name: l.Name, Size: l.Size, URL: l.URL,
 		ShareSecret: l.ShareSecret, MIME: l.MIME, Uploaded: l.Uploaded, Expires: l.Expires,
-		HasThumb: l.HasThumb, ThumbUUID: l.ThumbUUID, ThumbSecret: l.ThumbSecret, Msg: l.Msg}
+		Forever: l.Forever, HasThumb: l.HasThumb, ThumbUUID: l.ThumbUUID, ThumbSecret: l.ThumbSecret, Msg: l.Msg}
 }
 
 // recordLog appends to the record log.

@@ -24,6 +24,7 @@ import (
 	chatfs "github.com/chatfs/chatfs/fs"
 	"github.com/chatfs/chatfs/index"
 	"github.com/chatfs/chatfs/remote"
+	"github.com/chatfs/chatfs/thumbs"
 )
 
 // App is one app to mount with what it needs to talk to the service.
@@ -62,6 +63,10 @@ type Options struct {
 	Logger        *slog.Logger
 	// Sync makes staged files durable; nil means fsync(2). Tests count it.
 	Sync core.Syncer
+	// DesktopThumbnails is the desktop's thumbnail cache to fill from the
+	// server's thumbnails when folders are listed (thumbs.Dir() gives the
+	// user's); "" leaves it alone.
+	DesktopThumbnails string
 }
 
 // Mount is a live mount. It owns every goroutine of chatfs but the
@@ -72,6 +77,7 @@ type Mount struct {
 	Apps    []*core.App
 	Index   *index.DB
 	Cache   *cache.Cache
+	Thumbs  *thumbs.Cache    // the desktop thumbnail cache; nil when off. Closed before the apps
 	clients []*remote.Client // one per app, closed last
 	log     *slog.Logger
 	mnt     string
@@ -113,8 +119,13 @@ func New(ctx context.Context, o Options) (*Mount, error) {
 	if err != nil {
 		return fail(fmt.Errorf("download cache: %w", err))
 	}
+	if o.DesktopThumbnails != "" {
+		if m.Thumbs, err = thumbs.New(thumbs.Options{Dir: o.DesktopThumbnails, Logger: o.Logger}); err != nil {
+			o.Logger.Warn("desktop thumbnails off", "err", err)
+		}
+	}
 	for _, a := range o.Apps {
-		app, client, err := newApp(o, a, idx, m.Cache)
+		app, client, err := newApp(o, a, idx, m.Cache, m.Thumbs)
 		if client != nil {
 			m.clients = append(m.clients, client)
 		}
@@ -142,7 +153,7 @@ func New(ctx context.Context, o Options) (*Mount, error) {
 	return m, nil
 }
 
-func newApp(o Options, a App, idx *index.DB, c *cache.Cache) (*core.App, *remote.Client, error) {
+func newApp(o Options, a App, idx *index.DB, c *cache.Cache, th *thumbs.Cache) (*core.App, *remote.Client, error) {
 	ep := remote.Endpoint{BaseURL: a.Host, AppID: a.AppID, Org: a.Org, App: a.App.AppName}
 	client, err := remote.New(remote.Options{
 		Endpoint:   ep,
@@ -189,6 +200,10 @@ func newApp(o Options, a App, idx *index.DB, c *cache.Cache) (*core.App, *remote
 		HistoryInterval: a.HistoryInterval,
 		HistoryLocation: loc,
 		HistoryHost:     hostOf(a.Host),
+		// the service's lifetime API and the desktop thumbnail cache
+		Lifetime:      client,
+		LifetimeUser:  a.LifetimeUser,
+		DesktopThumbs: th,
 	})
 	return app, client, err
 }
@@ -226,9 +241,12 @@ func (m *Mount) Close(grace time.Duration) error {
 	return errors.Join(errs...)
 }
 
-// closeState closes what New opened, after the FUSE server: apps, cache,
-// index, clients, in that order.
+// closeState closes what New opened, after the FUSE server: desktop
+// thumbnails, apps, cache, index, clients, in that order.
 func (m *Mount) closeState(grace time.Duration) error {
+	if m.Thumbs != nil {
+		m.Thumbs.Close() // its fetches read through the apps' cache
+	}
 	for _, a := range m.Apps {
 		a.Close(grace)
 	}

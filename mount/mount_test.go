@@ -85,7 +85,7 @@ func TestImageUploadAppearsInFilesAndByName(t *testing.T) {
 	st, err := os.Stat(h.path("files", uuid))
 	require.NoError(t, err)
 	assert.Equal(t, int64(len(img)), st.Size())
-	assert.Equal(t, os.FileMode(0o444), st.Mode().Perm())
+	assert.Equal(t, os.FileMode(0o644), st.Mode().Perm(), "the owner's write bit: user.chatfs.lifetime")
 
 	// Bytes equal the server's, and our own upload is never downloaded.
 	got, err := os.ReadFile(h.path("files", uuid))

@@ -50,6 +50,8 @@ func asOther(op string, args []string) int {
 		err = os.Remove(args[0])
 	case "getxattr":
 		out, err = getxattrErr(args[0], args[1])
+	case "setxattr":
+		err = syscall.Setxattr(args[0], args[1], []byte(args[2]), 0)
 	case "listxattr":
 		buf := make([]byte, 4096)
 		var n int

@@ -106,7 +106,7 @@ func TestByNameCollisionsAndXattrs(t *testing.T) {
 	require.NoError(t, syscall.Stat(p, &st))
 	assert.Equal(t, uint32(os.Getuid()), st.Uid)
 	assert.Equal(t, uint32(os.Getgid()), st.Gid)
-	assert.Equal(t, uint32(syscall.S_IFREG|0o400), st.Mode, "restricted: for the owner only")
+	assert.Equal(t, uint32(syscall.S_IFREG|0o600), st.Mode, "restricted: for the owner only")
 	mtime := time.Unix(st.Mtim.Unix())
 	assert.True(t, mtime.After(before) && mtime.Before(time.Now().Add(2*time.Second)), "mtime %v is the upload time", mtime)
 	expires, err := time.Parse(time.RFC3339, getxattr(t, p, "user.chatfs.expires"))

@@ -36,6 +36,7 @@ type Client struct {
 	downLimit *rate.Limiter // nil when disabled
 	send      sendLimits
 	histLimit *rate.Limiter // the history export's own; nil when disabled
+	lifeLimit *rate.Limiter // lifetime calls; nil when disabled
 	idle      time.Duration
 	log       *slog.Logger
 	userAgent string
@@ -82,6 +83,7 @@ func New(o Options) (*Client, error) {
 	if o.RateLimit > 0 {
 		c.upLimit = newLimiter(o.RateLimit)
 		c.downLimit = newLimiter(o.RateLimit)
+		c.lifeLimit = newLimiter(min(o.RateLimit, lifetimeRate))
 	}
 	if o.HistoryPerMinute == 0 {
 		o.HistoryPerMinute = DefaultHistoryPerMinute

@@ -38,6 +38,13 @@ type Options struct {
 	Now     func() time.Time
 	Logger  *slog.Logger // one line per request; default slog.Default()
 
+	// LifetimeAPI serves PUT/POST {base}/users/{user}/chatfiles/lifetime;
+	// off, it answers 403 forbidden_op, as the service does for an app
+	// that has not enabled it. LifetimeRate bounds its calls per second
+	// and app (default 100, the service's; 429 reach_limit beyond).
+	LifetimeAPI  bool
+	LifetimeRate float64
+
 	// Authorize, when set, replaces the bearer-token check. It is called
 	// with the app key ("app-id/ID" or "org/app") and the bearer token (""
 	// when the request carries none) and returns nil to accept. An error

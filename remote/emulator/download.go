@@ -36,7 +36,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, rt route) {
 		s.writeError(w, errInternal)
 		return
 	}
-	if s.now().After(m.Created.Add(s.ttl)) {
+	if s.expired(m) {
 		s.writeError(w, errExpired(rt.uuid))
 		return
 	}

@@ -102,6 +102,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.routeMessages(w, r, mr)
 		return
 	}
+	if lr, ok := parseLifetimeRoute(r.URL.EscapedPath()); ok {
+		s.serveLifetime(w, r, lr)
+		return
+	}
 	rt, ok := parseRoute(r.URL.EscapedPath())
 	if !ok {
 		s.writeError(w, errNoRoute)

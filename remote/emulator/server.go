@@ -31,6 +31,7 @@ type Server struct {
 	limits  limiters    // per-app rate limits of the message layer
 	exports exportCache // recently made history export files
 	demoMu  sync.Mutex  // serializes SeedDemo
+	life    lifetimes   // the lifetime API (lifetime.go)
 
 	clock  atomic.Pointer[func() time.Time]
 	closed atomic.Bool
@@ -89,6 +90,7 @@ func New(o Options) (*Server, error) {
 		issued:     make(map[string]issued),
 		clientID:   o.ClientID,
 		clientTTL:  o.ClientTokenTTL,
+		life:       newLifetimes(o),
 	}
 	if (o.ClientID == "") != (o.ClientSecret == "") {
 		return nil, errors.New("emulator: set both ClientID and ClientSecret, or neither")

@@ -40,6 +40,8 @@ type meta struct {
 	ThumbWidth  int       `json:"thumbnail_width"`
 	ThumbHeight int       `json:"thumbnail_height"`
 	Created     time.Time `json:"created"`
+	Forever     bool      `json:"forever,omitempty"`  // the lifetime API kept it forever
+	Refreshed   time.Time `json:"refreshed,omitzero"` // its retention restarted then
 }
 
 // store is the on-disk file store. It holds no mutable state: every method
