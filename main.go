@@ -21,7 +21,7 @@ Usage:
   chatfs mount [flags] MOUNTPOINT   mount and serve until unmounted or interrupted
   chatfs serve [flags]              run the chatfiles emulator
   chatfs token [flags]              print a fresh app token (for scripts and curl)
-  chatfs status [flags]             uploads waiting, uploading and failed; cache use
+  chatfs status [flags] MOUNTPOINT  uploads waiting, uploading and failed; cache use
   chatfs export [--state DIR]       every file record (uuid, name, url, share-secret) as JSON lines
   chatfs repair [--state DIR]       rebuild a damaged index from its record log
 
@@ -49,7 +49,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "token":
 		err = runToken(ctx, args[1:], stdout, stderr)
 	case "status":
-		err = runStatus(args[1:], stdout, stderr)
+		err = runStatus(ctx, args[1:], stdout, stderr)
 	case "export":
 		err = runExport(args[1:], stdout, stderr)
 	case "repair":
@@ -68,6 +68,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case errors.Is(err, errUsage):
 		return 2
+	case errors.Is(err, errFailed):
+		return 1
 	}
 	fmt.Fprintf(stderr, "chatfs %s: %v\n", args[0], err)
 	return 1

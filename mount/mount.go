@@ -22,6 +22,7 @@ import (
 	"github.com/chatfs/chatfs/core"
 	chatfs "github.com/chatfs/chatfs/fs"
 	"github.com/chatfs/chatfs/index"
+	"github.com/chatfs/chatfs/internal/control"
 	"github.com/chatfs/chatfs/remote"
 )
 
@@ -63,15 +64,17 @@ type Options struct {
 // embedded emulator's: Close stops them in the order unmount → apps →
 // cache → index (see Close).
 type Mount struct {
-	Server  *fuse.Server
-	Apps    []*core.App
-	Index   *index.DB
-	Cache   *cache.Cache
-	clients []*remote.Client // one per app, closed last
-	log     *slog.Logger
-	mnt     string
-	done    chan struct{} // closed when the FUSE server has stopped serving
-	closed  bool
+	Server     *fuse.Server
+	Apps       []*core.App
+	Index      *index.DB
+	Cache      *cache.Cache
+	clients    []*remote.Client // one per app, closed last
+	control    *control.Server  // the control socket; nil until it is made
+	log        *slog.Logger
+	cacheLimit int64
+	mnt        string
+	done       chan struct{} // closed when the FUSE server has stopped serving
+	closed     bool
 }
 
 // New opens the state, builds the apps, starts their uploaders and mounts.
@@ -92,7 +95,7 @@ func New(ctx context.Context, o Options) (*Mount, error) {
 		}
 		return nil, err
 	}
-	m := &Mount{Index: idx, log: o.Logger, mnt: o.Mountpoint}
+	m := &Mount{Index: idx, log: o.Logger, mnt: o.Mountpoint, cacheLimit: o.CacheSize}
 	fail := func(err error) (*Mount, error) {
 		m.closeState(0)
 		return nil, err
@@ -121,9 +124,14 @@ func New(ctx context.Context, o Options) (*Mount, error) {
 			return fail(fmt.Errorf("app %s: %w", a.Name, err))
 		}
 	}
+	m.control, err = control.Listen(filepath.Join(o.Dirs.Data, ControlSocket), m.Status, o.Logger)
+	if err != nil {
+		return fail(err)
+	}
 	m.Server, err = chatfs.Mount(o.Mountpoint, chatfs.Options{
 		Apps:          m.Apps,
 		CacheUsage:    m.Cache.Usage,
+		Control:       m.control.Path(),
 		NoPassthrough: o.NoPassthrough,
 		AllowOther:    o.AllowOther,
 		Debug:         o.Debug,
@@ -197,13 +205,17 @@ func (m *Mount) Close(grace time.Duration) error {
 	return errors.Join(errs...)
 }
 
-// closeState closes what New opened, after the FUSE server: apps, cache,
-// index, clients, in that order.
+// closeState closes what New opened, after the FUSE server: apps, the
+// control socket (status answers while uploads drain), cache, index,
+// clients, in that order.
 func (m *Mount) closeState(grace time.Duration) error {
 	for _, a := range m.Apps {
 		a.Close(grace)
 	}
 	var errs []error
+	if m.control != nil {
+		errs = append(errs, m.control.Close())
+	}
 	if m.Cache != nil {
 		errs = append(errs, m.Cache.Close())
 	}

@@ -1,0 +1,68 @@
+package mount
+
+import (
+	"time"
+
+	"github.com/chatfs/chatfs/internal/control"
+)
+
+// ControlSocket is the name of the control socket in the state directory.
+const ControlSocket = "control.sock"
+
+// Status is the mount's state as `chatfs status` shows it, answering r.
+func (m *Mount) Status(r control.Request) control.Status {
+	st := control.Status{
+		Version:    control.SchemaVersion,
+		Mountpoint: m.mnt,
+		Time:       time.Now().UTC(),
+		Apps:       []control.App{},
+	}
+	for _, a := range m.Apps {
+		snap := a.Outbox().Snapshot(r.Since[a.Name()])
+		if !r.Landed {
+			snap.Landed = nil
+		}
+		ca := control.App{
+			Name:    a.Name(),
+			Disk:    "ok",
+			Uploads: make([]control.Upload, 0, len(snap.Items)),
+			Ignored: make([]control.Ignored, 0, len(snap.Ignored)),
+			Landed:  make([]control.Landed, 0, len(snap.Landed)),
+			LastSeq: snap.LastSeq,
+		}
+		if a.Outbox().DiskFull() {
+			ca.Disk = "full: writes to upload/ fail with ENOSPC until space is freed"
+		}
+		for _, it := range snap.Items {
+			ca.Uploads = append(ca.Uploads, control.Upload{
+				Path:      it.Path,
+				Size:      it.Size,
+				State:     string(it.State),
+				Attempts:  it.Attempts,
+				NextRetry: utc(it.NextRetry),
+				Error:     it.Error,
+				Sent:      it.Sent,
+				Started:   utc(it.Started),
+			})
+		}
+		for _, ig := range snap.Ignored {
+			ca.Ignored = append(ca.Ignored, control.Ignored{Path: ig.Path, Why: ig.Why})
+		}
+		for _, l := range snap.Landed {
+			ca.Landed = append(ca.Landed, control.Landed{Seq: l.Seq, Path: l.Path, UUID: l.UUID, Size: l.Size, Time: utc(l.At)})
+		}
+		st.Apps = append(st.Apps, ca)
+	}
+	if m.Cache != nil {
+		st.Cache.Bytes, st.Cache.Files = m.Cache.Usage()
+		st.Cache.Limit = m.cacheLimit
+	}
+	return st
+}
+
+func utc(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC()
+}
