@@ -22,6 +22,8 @@ Usage:
   chatfs serve [flags]              run the chatfiles emulator
   chatfs token [flags]              print a fresh app token (for scripts and curl)
   chatfs status [flags] MOUNTPOINT  uploads waiting, uploading and failed; cache use
+  chatfs wait [flags] MOUNTPOINT [PATH...]
+                                    wait until files in upload/ have landed; print "PATH UUID"
   chatfs export [--state DIR]       every file record (uuid, name, url, share-secret) as JSON lines
   chatfs repair [--state DIR]       rebuild a damaged index from its record log
 
@@ -50,6 +52,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runToken(ctx, args[1:], stdout, stderr)
 	case "status":
 		err = runStatus(ctx, args[1:], stdout, stderr)
+	case "wait":
+		err = runWait(ctx, args[1:], stdout, stderr)
 	case "export":
 		err = runExport(args[1:], stdout, stderr)
 	case "repair":
@@ -70,6 +74,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	case errors.Is(err, errFailed):
 		return 1
+	case errors.Is(err, errTimeout):
+		fmt.Fprintf(stderr, "chatfs %s: %v\n", args[0], err)
+		return 2
 	}
 	fmt.Fprintf(stderr, "chatfs %s: %v\n", args[0], err)
 	return 1
