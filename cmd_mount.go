@@ -34,6 +34,7 @@ type mountArgs struct {
 	state      string // --state, as given
 	mountpoint string // absolute
 	settle     time.Duration
+	drain      time.Duration // --drain-timeout
 	allowOther bool
 	debug      bool
 }
@@ -69,7 +70,7 @@ func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	fmt.Fprintf(stdout, "chatfs mounted on %s (state in %s). Unmount with: fusermount3 -u %s\n", p.mountpoint, dirs.Data, p.mountpoint)
-	return serveMount(ctx, m, log)
+	return serveMount(ctx, m, p.drain, log)
 }
 
 // parseMount reads the command line and the config file and checks
@@ -96,6 +97,7 @@ func parseMount(args []string, stderr io.Writer) (mountArgs, error) {
 	fl.StringVar(&p.configFile, "config", "", "TOML file describing one or more apps")
 	fl.DurationVar(&p.settle, "settle", time.Second, "quiet time after close before a file in upload/ is uploaded")
 	fl.BoolVar(&p.allowOther, "allow-other", false, "let other users see the mount")
+	fl.DurationVar(&p.drain, "drain-timeout", 30*time.Second, "on stop, how long uploads in flight may take to finish (the rest stay queued)")
 	fl.BoolVar(&p.debug, "debug", false, "log at debug level, and every FUSE request")
 	if err := fl.Parse(args); err != nil {
 		return p, usageErr(err)
@@ -233,8 +235,8 @@ func openMount(ctx context.Context, p mountArgs, dirs config.Dirs, apps []mount.
 }
 
 // serveMount waits for the unmount or for ctx (a signal), then closes m,
-// giving uploads in flight 10s to finish.
-func serveMount(ctx context.Context, m *mount.Mount, log *slog.Logger) error {
+// giving uploads in flight drain to finish; none new starts.
+func serveMount(ctx context.Context, m *mount.Mount, drain time.Duration, log *slog.Logger) error {
 	done := make(chan struct{})
 	go func() { m.Wait(); close(done) }()
 	select {
@@ -243,7 +245,7 @@ func serveMount(ctx context.Context, m *mount.Mount, log *slog.Logger) error {
 	case <-ctx.Done():
 		log.Info("signal received: unmounting")
 	}
-	return m.Close(10 * time.Second)
+	return m.Close(drain)
 }
 
 // startEmbedded starts the embedded emulator on the loopback port it had

@@ -209,8 +209,20 @@ func (m *Mount) Close(grace time.Duration) error {
 // control socket (status answers while uploads drain), cache, index,
 // clients, in that order.
 func (m *Mount) closeState(grace time.Duration) error {
+	busy := 0
+	for _, a := range m.Apps {
+		busy += a.Outbox().Busy()
+	}
+	if busy > 0 {
+		m.log.Info("stopping: finishing the uploads in flight; none new starts", "in_flight", busy, "drain_timeout", grace)
+	}
 	for _, a := range m.Apps {
 		a.Close(grace)
+	}
+	for _, a := range m.Apps {
+		if w, u, _, err := m.Index.Counts(a.Name()); err == nil && w+u > 0 {
+			m.log.Info("stopped: uploads stay queued for the next mount", "app", a.Name(), "queued", w+u)
+		}
 	}
 	var errs []error
 	if m.control != nil {
