@@ -18,6 +18,7 @@ import (
 	"github.com/chatfs/chatfs/accesstoken"
 	"github.com/chatfs/chatfs/config"
 	"github.com/chatfs/chatfs/index"
+	"github.com/chatfs/chatfs/internal/metrics"
 	"github.com/chatfs/chatfs/mount"
 	"github.com/chatfs/chatfs/remote"
 	"github.com/chatfs/chatfs/remote/emulator"
@@ -35,6 +36,8 @@ type mountArgs struct {
 	mountpoint string // absolute
 	settle     time.Duration
 	drain      time.Duration // --drain-timeout
+	metrics    string        // --metrics ADDR; "" = none
+	metricsLn  net.Listener  // listening on metrics, once runMount opened it
 	allowOther bool
 	debug      bool
 }
@@ -65,6 +68,13 @@ func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer stopEmulator()
+	if p.metrics != "" {
+		// Before mounting: a port in use fails the mount, not later.
+		if p.metricsLn, err = net.Listen("tcp", p.metrics); err != nil {
+			return fmt.Errorf("--metrics: %w", err)
+		}
+		log.Info("serving metrics", "url", "http://"+p.metricsLn.Addr().String()+"/metrics")
+	}
 	m, err := openMount(ctx, p, dirs, apps, log)
 	if err != nil {
 		return err
@@ -97,6 +107,8 @@ func parseMount(args []string, stderr io.Writer) (mountArgs, error) {
 	fl.StringVar(&p.configFile, "config", "", "TOML file describing one or more apps")
 	fl.DurationVar(&p.settle, "settle", time.Second, "quiet time after close before a file in upload/ is uploaded")
 	fl.BoolVar(&p.allowOther, "allow-other", false, "let other users see the mount")
+	fl.StringVar(&p.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9464; loopback only unless --metrics-public)")
+	metricsPublic := fl.Bool("metrics-public", false, "allow --metrics on an address that is not loopback")
 	fl.DurationVar(&p.drain, "drain-timeout", 30*time.Second, "on stop, how long uploads in flight may take to finish (the rest stay queued)")
 	fl.BoolVar(&p.debug, "debug", false, "log at debug level, and every FUSE request")
 	if err := fl.Parse(args); err != nil {
@@ -112,6 +124,11 @@ func parseMount(args []string, stderr io.Writer) (mountArgs, error) {
 	}
 	if err := mount.CheckMountpoint(p.mountpoint); err != nil {
 		return p, err
+	}
+	if p.metrics != "" {
+		if err := metrics.CheckAddr(p.metrics, *metricsPublic); err != nil {
+			return p, err
+		}
 	}
 
 	p.cfg = &config.Config{State: p.state, CacheSize: *cacheSize}
@@ -207,6 +224,8 @@ func openMount(ctx context.Context, p mountArgs, dirs config.Dirs, apps []mount.
 		AllowOther:  p.allowOther,
 		Debug:       p.debug,
 		Logger:      log,
+
+		MetricsListener: p.metricsLn,
 	})
 	if errors.Is(err, index.ErrDamaged) {
 		return nil, fmt.Errorf("%w\nThe records (uuids, share-secrets) are in the record log beside it. "+

@@ -238,6 +238,16 @@ func (o *Outbox) upload(u index.Upload) {
 	}
 	o.mu.Unlock()
 
+	if obs := o.app.opts.Observer; obs != nil && ctx.Err() == nil && !errors.Is(err, errGone) && !errors.Is(err, errStale) && !errors.Is(err, errThumbFirst) {
+		switch {
+		case err == nil:
+			obs.Upload(OutcomeLanded, file.Size)
+		case permanent(err):
+			obs.Upload(OutcomeFailed, u.Stamp.Size)
+		default:
+			obs.Upload(OutcomeRetry, u.Stamp.Size)
+		}
+	}
 	switch {
 	case err == nil:
 		log.Info("uploaded", "path", u.Path, "uuid", file.UUID, "size", file.Size)

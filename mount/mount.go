@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 	chatfs "github.com/chatfs/chatfs/fs"
 	"github.com/chatfs/chatfs/index"
 	"github.com/chatfs/chatfs/internal/control"
+	"github.com/chatfs/chatfs/internal/metrics"
 	"github.com/chatfs/chatfs/remote"
 )
 
@@ -58,11 +60,14 @@ type Options struct {
 	Logger        *slog.Logger
 	// Sync makes staged files durable; nil means fsync(2). Tests count it.
 	Sync core.Syncer
+	// MetricsListener, if set, serves Prometheus metrics at /metrics
+	// until Close (which closes it; so does a failed New).
+	MetricsListener net.Listener
 }
 
 // Mount is a live mount. It owns every goroutine of chatfs but the
 // embedded emulator's: Close stops them in the order unmount → apps →
-// cache → index (see Close).
+// control socket and metrics → cache → index (see Close).
 type Mount struct {
 	Server     *fuse.Server
 	Apps       []*core.App
@@ -70,6 +75,7 @@ type Mount struct {
 	Cache      *cache.Cache
 	clients    []*remote.Client // one per app, closed last
 	control    *control.Server  // the control socket; nil until it is made
+	metrics    *metrics.Server  // nil without Options.MetricsListener
 	log        *slog.Logger
 	cacheLimit int64
 	mnt        string
@@ -98,7 +104,14 @@ func New(ctx context.Context, o Options) (*Mount, error) {
 	m := &Mount{Index: idx, log: o.Logger, mnt: o.Mountpoint, cacheLimit: o.CacheSize}
 	fail := func(err error) (*Mount, error) {
 		m.closeState(0)
+		if o.MetricsListener != nil && m.metrics == nil {
+			o.MetricsListener.Close()
+		}
 		return nil, err
+	}
+	var mt *metrics.Metrics
+	if o.MetricsListener != nil {
+		mt = metrics.New()
 	}
 	m.Cache, err = cache.Open(cache.Options{
 		Dir:          filepath.Join(o.Dirs.Cache, "files"),
@@ -112,7 +125,7 @@ func New(ctx context.Context, o Options) (*Mount, error) {
 		return fail(fmt.Errorf("download cache: %w", err))
 	}
 	for _, a := range o.Apps {
-		app, client, err := newApp(o, a, idx, m.Cache)
+		app, client, err := newApp(o, a, idx, m.Cache, mt)
 		if client != nil {
 			m.clients = append(m.clients, client)
 		}
@@ -123,6 +136,10 @@ func New(ctx context.Context, o Options) (*Mount, error) {
 		if err := app.Start(ctx); err != nil {
 			return fail(fmt.Errorf("app %s: %w", a.Name, err))
 		}
+	}
+	if mt != nil {
+		mt.Watch(m.levels)
+		m.metrics = mt.Serve(o.MetricsListener, o.Logger)
 	}
 	m.control, err = control.Listen(filepath.Join(o.Dirs.Data, ControlSocket), m.Status, o.Logger)
 	if err != nil {
@@ -145,14 +162,21 @@ func New(ctx context.Context, o Options) (*Mount, error) {
 	return m, nil
 }
 
-func newApp(o Options, a App, idx *index.DB, c *cache.Cache) (*core.App, *remote.Client, error) {
+// newApp builds an app and its client, reporting to mt unless it is nil.
+func newApp(o Options, a App, idx *index.DB, c *cache.Cache, mt *metrics.Metrics) (*core.App, *remote.Client, error) {
 	ep := remote.Endpoint{BaseURL: a.Host, AppID: a.AppID, Org: a.Org, App: a.App.AppName}
+	var robs remote.Observer
+	var cobs core.Observer
+	if mt != nil {
+		robs, cobs = mt.App(a.Name), mt.App(a.Name)
+	}
 	client, err := remote.New(remote.Options{
 		Endpoint:  ep,
 		Tokens:    a.Tokens,
 		Retry:     o.Retry,
 		RateLimit: o.RateLimit,
 		Logger:    o.Logger.With("app", a.Name),
+		Observer:  robs,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -177,6 +201,7 @@ func newApp(o Options, a App, idx *index.DB, c *cache.Cache) (*core.App, *remote
 		RetryBackoff: o.UploadBackoff,
 		Sync:         o.Sync,
 		Logger:       o.Logger,
+		Observer:     cobs,
 	})
 	return app, client, err
 }
@@ -227,6 +252,9 @@ func (m *Mount) closeState(grace time.Duration) error {
 	var errs []error
 	if m.control != nil {
 		errs = append(errs, m.control.Close())
+	}
+	if m.metrics != nil {
+		errs = append(errs, m.metrics.Close())
 	}
 	if m.Cache != nil {
 		errs = append(errs, m.Cache.Close())

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/chatfs/chatfs/internal/control"
+	"github.com/chatfs/chatfs/internal/metrics"
 )
 
 // ControlSocket is the name of the control socket in the state directory.
@@ -65,4 +66,22 @@ func utc(t time.Time) time.Time {
 		return t
 	}
 	return t.UTC()
+}
+
+// levels is what a metrics scrape reads.
+func (m *Mount) levels() (metrics.Levels, error) {
+	var l metrics.Levels
+	for _, a := range m.Apps {
+		w, u, f, err := m.Index.Counts(a.Name())
+		if err != nil {
+			return l, err
+		}
+		l.Apps = append(l.Apps, metrics.AppLevels{Name: a.Name(), Waiting: w, Uploading: u, Failed: f, InFlight: a.Outbox().Busy()})
+	}
+	s := m.Cache.Stats()
+	l.Cache = metrics.CacheLevels{
+		Hits: s.Hits, Misses: s.Fills, Joins: s.Joins, Evictions: s.Evictions,
+		DownloadedBytes: s.Downloaded, Bytes: s.Bytes, Files: s.Files, Limit: m.cacheLimit,
+	}
+	return l, nil
 }
