@@ -214,4 +214,3 @@ func CheckAddr(addr string, public bool) error {
 	}
 	return fmt.Errorf("--metrics %q is not a loopback address (127.0.0.1, ::1, localhost); add --metrics-public to serve metrics to the network", addr)
 }
-
