@@ -80,7 +80,7 @@ func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	fmt.Fprintf(stdout, "chatfs mounted on %s (state in %s). Unmount with: fusermount3 -u %s\n", p.mountpoint, dirs.Data, p.mountpoint)
-	return serveMount(ctx, m, p.drain, log)
+	return serveMount(ctx, m, p.drain, notifyReady(m, log), log)
 }
 
 // parseMount reads the command line and the config file and checks
@@ -255,7 +255,8 @@ func openMount(ctx context.Context, p mountArgs, dirs config.Dirs, apps []mount.
 
 // serveMount waits for the unmount or for ctx (a signal), then closes m,
 // giving uploads in flight drain to finish; none new starts.
-func serveMount(ctx context.Context, m *mount.Mount, drain time.Duration, log *slog.Logger) error {
+// stopping is called first (it tells a service manager).
+func serveMount(ctx context.Context, m *mount.Mount, drain time.Duration, stopping func(), log *slog.Logger) error {
 	done := make(chan struct{})
 	go func() { m.Wait(); close(done) }()
 	select {
@@ -264,6 +265,7 @@ func serveMount(ctx context.Context, m *mount.Mount, drain time.Duration, log *s
 	case <-ctx.Done():
 		log.Info("signal received: unmounting")
 	}
+	stopping()
 	return m.Close(drain)
 }
 

@@ -85,3 +85,6 @@ func (m *Mount) levels() (metrics.Levels, error) {
 	}
 	return l, nil
 }
+
+// Mountpoint is where the mount is.
+func (m *Mount) Mountpoint() string { return m.mnt }
