@@ -31,6 +31,9 @@ Run "chatfs COMMAND -h" for the flags of a command.
 `
 
 func main() {
+	if helperName(os.Args[0]) {
+		os.Exit(runHelper(os.Args[1:], os.Stdout, os.Stderr))
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -62,6 +65,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
+		if helperArgs(args) { // fuse3's mount.fuse: chatfs SOURCE MOUNTPOINT -o OPTS
+			return runHelper(args, stdout, stderr)
+		}
 		fmt.Fprintf(stderr, "chatfs: unknown command %q\n\n%s", args[0], usage)
 		return 2
 	}
