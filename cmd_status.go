@@ -16,14 +16,17 @@ import (
 	"github.com/chatfs/chatfs/internal/control"
 )
 
-const statusUsage = `usage: chatfs status [--json] [--watch] MOUNTPOINT
+const statusUsage = `usage: chatfs status [--json | --watch] MOUNTPOINT
 
 Lists, for the live mount at MOUNTPOINT, each app's uploads waiting,
 uploading and failed (size, attempts, next retry, last error), the files
 left in upload/ that will not be uploaded (with why), and the download
 cache's use. Exit status 1 when an upload has failed, so that
 "chatfs status MNT || alert" works. Only the user who mounted it (or root)
-may ask.
+may ask. With --watch it follows the mount until interrupted: on a
+terminal, a progress bar per upload in flight (bytes sent, rate, ETA) under
+the events; otherwise one line per event ("queued", "uploading", "retry",
+"failed", "landed APP/PATH UUID", "gone").
 
 Flags:
 `
@@ -39,19 +42,24 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fl.SetOutput(stderr)
 	fl.Usage = func() { fmt.Fprint(stderr, statusUsage); fl.PrintDefaults() }
 	asJSON := fl.Bool("json", false, "print the status as JSON (see the README for the schema)")
-	if err := fl.Parse(args); err != nil {
+	watch := fl.Bool("watch", false, "follow the mount until interrupted: a progress bar per upload on a terminal, else a line per event")
+	pos, err := parseAnyOrder(fl, args)
+	if err != nil {
 		return usageErr(err)
 	}
-	if fl.NArg() != 1 {
+	if len(pos) != 1 || (*watch && *asJSON) {
 		fl.Usage()
 		return errUsage
 	}
-	mnt := fl.Arg(0)
+	mnt := pos[0]
 	c, err := control.Dial(ctx, mnt)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	if *watch {
+		return runWatch(ctx, c, stdout)
+	}
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	st, err := c.Status(cctx, false, nil)
