@@ -21,13 +21,15 @@ Usage:
   chatfs mount [flags] MOUNTPOINT   mount and serve until unmounted or interrupted
   chatfs serve [flags]              run the chatfiles emulator
   chatfs token [flags]              print a fresh app token (for scripts and curl)
-  chatfs status [flags] MOUNTPOINT  uploads waiting, uploading and failed; cache use
-  chatfs wait [flags] MOUNTPOINT [PATH...]
+  chatfs status [--json|--watch] MOUNTPOINT
+                                    uploads waiting, uploading and failed; cache use
+  chatfs wait [--timeout D] MOUNTPOINT [PATH...]
                                     wait until files in upload/ have landed; print "PATH UUID"
   chatfs export [--state DIR]       every file record (uuid, name, url, share-secret) as JSON lines
   chatfs repair [--state DIR]       rebuild a damaged index from its record log
 
-Run "chatfs COMMAND -h" for the flags of a command.
+Run "chatfs COMMAND -h" for the flags of a command. As mount(8)'s helper
+(/sbin/mount.fuse.chatfs linked to chatfs): mount.fuse.chatfs --help.
 `
 
 func main() {
