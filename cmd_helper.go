@@ -60,6 +60,18 @@ var ignoredOptions = map[string]bool{
 	"relatime": true, "nodiratime": true, "lazytime": true, "async": true, "default_permissions": true,
 }
 
+// pathOptions name files or folders: made absolute, since the background
+// mount runs in / (so that it keeps no other file system busy).
+var pathOptions = map[string]bool{"config": true, "state": true, "token-file": true, "app-certificate-file": true, "client-secret-file": true}
+
+// absPath is p made absolute (p itself if that fails).
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
 // helperMountArgs turns the helper's command line into `chatfs mount`'s,
 // and the log file's path ("" when log= is not given). fake: -f, do
 // nothing.
@@ -89,7 +101,7 @@ func helperMountArgs(args []string) (mountArgv []string, logFile string, fake bo
 	}
 	source, mnt := pos[0], pos[1]
 	if fi, err := os.Stat(source); err == nil && fi.Mode().IsRegular() {
-		mountArgv = append(mountArgv, "--config="+source)
+		mountArgv = append(mountArgv, "--config="+absPath(source))
 	}
 	for _, o := range opts {
 		key, value, hasValue := strings.Cut(o, "=")
@@ -99,7 +111,9 @@ func helperMountArgs(args []string) (mountArgv []string, logFile string, fake bo
 		case o == "ro":
 			return nil, "", false, errors.New("chatfs mounts are read-write: remove the option ro")
 		case key == "log" && hasValue:
-			logFile = value
+			logFile = absPath(value)
+		case pathOptions[key] && hasValue:
+			mountArgv = append(mountArgv, "--"+key+"="+absPath(value))
 		case key == "fsname" || key == "subtype":
 		case hasValue:
 			mountArgv = append(mountArgv, "--"+key+"="+value)
@@ -107,7 +121,7 @@ func helperMountArgs(args []string) (mountArgv []string, logFile string, fake bo
 			mountArgv = append(mountArgv, "--"+key)
 		}
 	}
-	return append(mountArgv, mnt), logFile, fake, nil
+	return append(mountArgv, absPath(mnt)), logFile, fake, nil
 }
 
 // runHelper mounts as mount(8) asks: it checks the options, starts
@@ -179,6 +193,7 @@ func startDaemon(argv []string, logFile string, timeout time.Duration) error {
 	cmd := exec.Command(exe, append([]string{"mount"}, argv...)...)
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+filepath.Join(dir, "notify"))
 	cmd.Stdout, cmd.Stderr = log, log
+	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		return err

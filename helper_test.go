@@ -30,6 +30,7 @@ func TestHelperMountArgs(t *testing.T) {
 		{[]string{"chatfs", "/mnt", "-n", "-o", "config=/etc/c.toml,log=/tmp/l", "-f"},
 			[]string{"--config=/etc/c.toml", "/mnt"}, "/tmp/l", true},
 		{[]string{"chatfs", "/mnt"}, []string{"/mnt"}, "", false},
+		{[]string{"chatfs", "m", "-o", "state=s,token_file=t,host=http://x"}, []string{"--state=" + abs("s"), "--token-file=" + abs("t"), "--host=http://x", abs("m")}, "", false},
 		{[]string{"chatfs", "/mnt", "-odebug,settle=2s"}, []string{"--debug", "--settle=2s", "/mnt"}, "", false},
 	} {
 		got, log, fake, err := helperMountArgs(tc.args)
@@ -50,6 +51,8 @@ func TestHelperMountArgs(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "no-such-flag")
 }
+
+func abs(p string) string { a, _ := filepath.Abs(p); return a }
 
 func captureHelper(t *testing.T, args ...string) (int, string, string) {
 	var out, errb strings.Builder
