@@ -56,6 +56,9 @@ type Options struct {
 	// CacheUsage, if set, reports the download cache's bytes and files,
 	// shown as xattrs of the mount's root for `chatfs status`.
 	CacheUsage func() (bytes int64, files int)
+	// Control, if set, is the path of the mount's control socket, shown
+	// as the root's user.chatfs.control xattr for `chatfs status`.
+	Control string
 }
 
 // Mount mounts the apps at mountpoint and returns the serving server.
@@ -182,11 +185,15 @@ func (r *rootNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.Att
 const (
 	xattrCacheBytes = "user.chatfs.cache_bytes"
 	xattrCacheFiles = "user.chatfs.cache_files"
+	xattrControl    = "user.chatfs.control"
 )
 
 var _ = (gofs.NodeGetxattrer)((*rootNode)(nil))
 
 func (r *rootNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	if attr == xattrControl && r.opts.Control != "" {
+		return copyXattr(dest, r.opts.Control)
+	}
 	if r.opts.CacheUsage == nil {
 		return 0, syscall.ENODATA
 	}
@@ -203,10 +210,14 @@ func (r *rootNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint
 var _ = (gofs.NodeListxattrer)((*rootNode)(nil))
 
 func (r *rootNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
-	if r.opts.CacheUsage == nil {
-		return copyXattrNames(dest, nil)
+	var names []string
+	if r.opts.CacheUsage != nil {
+		names = append(names, xattrCacheBytes, xattrCacheFiles)
 	}
-	return copyXattrNames(dest, []string{xattrCacheBytes, xattrCacheFiles})
+	if r.opts.Control != "" {
+		names = append(names, xattrControl)
+	}
+	return copyXattrNames(dest, names)
 }
 
 // staticDir is an app's directory: its children are fixed at mount time.

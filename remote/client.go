@@ -39,6 +39,7 @@ type Client struct {
 	idle      time.Duration
 	log       *slog.Logger
 	userAgent string
+	observer  Observer // nil: none
 }
 
 // New checks o and returns a Client. It makes no request.
@@ -77,6 +78,7 @@ func New(o Options) (*Client, error) {
 		idle:      o.IdleBodyTimeout,
 		log:       o.Logger,
 		userAgent: o.UserAgent,
+		observer:  o.Observer,
 	}
 	if o.RateLimit > 0 {
 		c.upLimit = newLimiter(o.RateLimit)
