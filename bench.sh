@@ -4,6 +4,8 @@
 #   ./bench.sh                 N = 1000 and 10000, 5 runs each
 #   ./bench.sh 100000          any list of N
 #   BENCH_N="200" BENCH_RUNS=2 ./bench.sh     (the CI smoke run)
+#   BENCH_ONLY=data ./bench.sh  only the data path (bench/data.sh);
+#   BENCH_ONLY=listing          only the listings; BENCH_SIZES="9 100" (MiB)
 #
 # For each N it builds chatfs, starts the emulator (chatfs serve), records N
 # files in the index through the index package (bench/prefill, no uploads),
@@ -19,6 +21,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 runs=${BENCH_RUNS:-5}
 if [ $# -gt 0 ]; then ns="$*"; else ns=${BENCH_N:-"1000 10000"}; fi
+if [ "${BENCH_ONLY:-}" = data ]; then ns=""; fi
 
 die() { echo "bench.sh: $*" >&2; exit 1; }
 [ -e /dev/fuse ] || die "/dev/fuse is missing"
@@ -35,10 +38,11 @@ cleanup() {
 trap cleanup EXIT
 
 echo "building chatfs..."
-(cd "$here" && go build -o "$work/chatfs" . && go build -o "$work/prefill" ./bench/prefill)
+(cd "$here" && go build -o "$work/chatfs" . && go build -o "$work/prefill" ./bench/prefill &&
+  go build -o "$work/synccp" ./bench/synccp)
 
 mkdir -p "$work/emu"
-"$work/chatfs" serve --data "$work/emu" --listen 127.0.0.1:0 --app app-id/bench >"$work/serve.log" 2>&1 &
+"$work/chatfs" serve --data "$work/emu" --listen 127.0.0.1:0 --app app-id/bench --max-size $((200 << 20)) >"$work/serve.log" 2>&1 &
 serve_pid=$!
 for _ in $(seq 1 100); do
   url=$(sed -n 's/^chatfiles emulator on //p' "$work/serve.log")
@@ -140,3 +144,8 @@ echo
 echo "| N | listing | cache | chatfs (median) | ratio to local, median | spread |"
 echo "| --- | --- | --- | --- | --- | --- |"
 printf '%s\n' "${table[@]}"
+
+if [ "${BENCH_ONLY:-}" != listing ]; then
+  # shellcheck source=bench/data.sh
+  . "$here/bench/data.sh"
+fi

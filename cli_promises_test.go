@@ -42,10 +42,10 @@ func TestStatusShowsFailuresAndCache(t *testing.T) {
 	})
 
 	code, stdout, stderr := runCmd("status", mnt)
-	require.Equal(t, 0, code, stderr)
+	require.Equal(t, 1, code, "a failed upload makes status exit 1: %s", stderr)
 	assert.Contains(t, stdout, demoApp+": 0 waiting, 0 uploading, 1 failed\n")
-	assert.Regexp(t, regexp.MustCompile(`(?m)^  failed: big\.txt: .*413`), stdout)
-	assert.Contains(t, stdout, "download cache: 10 bytes in 1 files\n")
+	assert.Regexp(t, regexp.MustCompile(`(?m)^  failed: big\.txt: .*413.*\(1000 bytes, 1 attempt\)$`), stdout)
+	assert.Contains(t, stdout, "download cache: 10 bytes in 1 files (limit 1.0 GiB)\n")
 }
 
 // TestServeFlags: chatfs serve honours --data (a generated token in

@@ -18,6 +18,7 @@ import (
 	"github.com/chatfs/chatfs/accesstoken"
 	"github.com/chatfs/chatfs/config"
 	"github.com/chatfs/chatfs/index"
+	"github.com/chatfs/chatfs/internal/metrics"
 	"github.com/chatfs/chatfs/mount"
 	"github.com/chatfs/chatfs/remote"
 	"github.com/chatfs/chatfs/remote/emulator"
@@ -35,6 +36,9 @@ type mountArgs struct {
 	state      string // --state, as given
 	mountpoint string // absolute
 	settle     time.Duration
+	drain      time.Duration // --drain-timeout
+	metrics    string        // --metrics ADDR; "" = none
+	metricsLn  net.Listener  // listening on metrics, once runMount opened it
 	allowOther bool
 	debug      bool
 	thumbnails bool // --desktop-thumbnails
@@ -66,12 +70,19 @@ func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer stopEmulator()
+	if p.metrics != "" {
+		// Before mounting: a port in use fails the mount, not later.
+		if p.metricsLn, err = net.Listen("tcp", p.metrics); err != nil {
+			return fmt.Errorf("--metrics: %w", err)
+		}
+		log.Info("serving metrics", "url", "http://"+p.metricsLn.Addr().String()+"/metrics")
+	}
 	m, err := openMount(ctx, p, dirs, apps, log)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "chatfs mounted on %s (state in %s). Unmount with: fusermount3 -u %s\n", p.mountpoint, dirs.Data, p.mountpoint)
-	return serveMount(ctx, m, log)
+	return serveMount(ctx, m, p.drain, notifyReady(m, log), log)
 }
 
 // parseMount reads the command line and the config file and checks
@@ -104,6 +115,9 @@ func parseMount(args []string, stderr io.Writer) (mountArgs, error) {
 	fl.DurationVar(&p.settle, "settle", time.Second, "quiet time after close before a file in upload/ is uploaded")
 	fl.BoolVar(&p.allowOther, "allow-other", false, "let other users see the mount")
 	fl.BoolVar(&p.thumbnails, "desktop-thumbnails", true, "fill $XDG_CACHE_HOME/thumbnails from the server's thumbnails when folders are listed")
+	fl.StringVar(&p.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9464; loopback only unless --metrics-public)")
+	metricsPublic := fl.Bool("metrics-public", false, "allow --metrics on an address that is not loopback")
+	fl.DurationVar(&p.drain, "drain-timeout", 30*time.Second, "on stop, how long uploads in flight may take to finish (the rest stay queued)")
 	fl.BoolVar(&p.debug, "debug", false, "log at debug level, and every FUSE request")
 	if err := fl.Parse(args); err != nil {
 		return p, usageErr(err)
@@ -119,6 +133,11 @@ func parseMount(args []string, stderr io.Writer) (mountArgs, error) {
 	}
 	if err := mount.CheckMountpoint(p.mountpoint); err != nil {
 		return p, err
+	}
+	if p.metrics != "" {
+		if err := metrics.CheckAddr(p.metrics, *metricsPublic); err != nil {
+			return p, err
+		}
 	}
 
 	p.cfg = &config.Config{State: p.state, CacheSize: *cacheSize}
@@ -223,6 +242,7 @@ func openMount(ctx context.Context, p mountArgs, dirs config.Dirs, apps []mount.
 		Logger:      log,
 
 		DesktopThumbnails: desktopThumbnails(p, log),
+		MetricsListener:   p.metricsLn,
 	})
 	if errors.Is(err, index.ErrDamaged) {
 		return nil, fmt.Errorf("%w\nThe records (uuids, share-secrets) are in the record log beside it. "+
@@ -251,8 +271,9 @@ func openMount(ctx context.Context, p mountArgs, dirs config.Dirs, apps []mount.
 }
 
 // serveMount waits for the unmount or for ctx (a signal), then closes m,
-// giving uploads in flight 10s to finish.
-func serveMount(ctx context.Context, m *mount.Mount, log *slog.Logger) error {
+// giving uploads in flight drain to finish; none new starts.
+// stopping is called first (it tells a service manager).
+func serveMount(ctx context.Context, m *mount.Mount, drain time.Duration, stopping func(), log *slog.Logger) error {
 	done := make(chan struct{})
 	go func() { m.Wait(); close(done) }()
 	select {
@@ -261,7 +282,8 @@ func serveMount(ctx context.Context, m *mount.Mount, log *slog.Logger) error {
 	case <-ctx.Done():
 		log.Info("signal received: unmounting")
 	}
-	return m.Close(10 * time.Second)
+	stopping()
+	return m.Close(drain)
 }
 
 // startEmbedded starts the embedded emulator on the loopback port it had

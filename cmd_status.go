@@ -1,80 +1,175 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
-	"syscall"
+	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/chatfs/chatfs/internal/control"
 )
 
-// runStatus prints, for a live mount, each app's uploads waiting, uploading
-// and failed (with reasons) and the download cache's use. It reads the
-// mount itself — the xattrs of upload/ entries and of the root — since the
-// index is locked while the mount runs.
-func runStatus(args []string, stdout, stderr io.Writer) error {
+const statusUsage = `usage: chatfs status [--json | --watch] MOUNTPOINT
+
+Lists, for the live mount at MOUNTPOINT, each app's uploads waiting,
+uploading and failed (size, attempts, next retry, last error), the files
+left in upload/ that will not be uploaded (with why), and the download
+cache's use. Exit status 1 when an upload has failed, so that
+"chatfs status MNT || alert" works. Only the user who mounted it (or root)
+may ask. With --watch it follows the mount until interrupted: on a
+terminal, a progress bar per upload in flight (bytes sent, rate, ETA) under
+the events; otherwise one line per event ("queued", "uploading", "retry",
+"failed", "landed APP/PATH UUID", "gone").
+
+Flags:
+`
+
+// errFailed: the command worked, and found uploads that failed (exit 1,
+// with nothing more to say).
+var errFailed = errors.New("some uploads failed")
+
+// runStatus prints the status of a live mount, asked over its control
+// socket (see internal/control), which answers while the mount runs.
+func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fl := flag.NewFlagSet("status", flag.ContinueOnError)
 	fl.SetOutput(stderr)
-	if err := fl.Parse(args); err != nil {
+	fl.Usage = func() { fmt.Fprint(stderr, statusUsage); fl.PrintDefaults() }
+	asJSON := fl.Bool("json", false, "print the status as JSON (see the README for the schema)")
+	watch := fl.Bool("watch", false, "follow the mount until interrupted: a progress bar per upload on a terminal, else a line per event")
+	pos, err := parseAnyOrder(fl, args)
+	if err != nil {
 		return usageErr(err)
 	}
-	if fl.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: chatfs status MOUNTPOINT")
+	if len(pos) != 1 || (*watch && *asJSON) {
+		fl.Usage()
 		return errUsage
 	}
-	mnt := fl.Arg(0)
-	bytes, err := xattr(mnt, "user.chatfs.cache_bytes")
-	if err != nil {
-		return fmt.Errorf("%s is not a live chatfs mount: %w", mnt, err)
-	}
-	files, _ := xattr(mnt, "user.chatfs.cache_files")
-	apps, err := os.ReadDir(mnt)
+	mnt := pos[0]
+	c, err := control.Dial(ctx, mnt)
 	if err != nil {
 		return err
 	}
-	for _, app := range apps {
-		counts := map[string]int{}
-		var failed []string
-		upload := filepath.Join(mnt, app.Name(), "upload")
-		_ = filepath.WalkDir(upload, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || !d.Type().IsRegular() {
-				return nil
-			}
-			state, err := xattr(p, "user.chatfs.state")
-			if err != nil {
-				return nil // a temporary name: never uploaded
-			}
-			counts[state]++
-			if state == "failed" {
-				reason, _ := xattr(p, "user.chatfs.error")
-				rel, _ := filepath.Rel(upload, p)
-				failed = append(failed, fmt.Sprintf("  failed: %s: %s", printable(rel), printable(reason)))
-			}
-			return nil
-		})
-		fmt.Fprintf(stdout, "%s: %d waiting, %d uploading, %d failed\n", printable(app.Name()), counts["waiting"], counts["uploading"], counts["failed"])
-		if disk, err := xattr(upload, "user.chatfs.disk"); err == nil && disk != "ok" {
-			fmt.Fprintf(stdout, "  disk %s\n", printable(disk))
-		}
-		if line := historyStatus(mnt, app.Name()); line != "" {
-			fmt.Fprintln(stdout, line)
-		}
-		sort.Strings(failed)
-		for _, f := range failed {
-			fmt.Fprintln(stdout, f)
-		}
-		printSends(stdout, filepath.Join(mnt, app.Name(), "send"))
+	defer c.Close()
+	if *watch {
+		return runWatch(ctx, c, stdout)
 	}
-	fmt.Fprintf(stdout, "download cache: %s bytes in %s files\n", bytes, files)
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	st, err := c.Status(cctx, false, nil)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(st); err != nil {
+			return err
+		}
+	} else {
+		printStatus(stdout, st, time.Now())
+		for _, a := range st.Apps {
+			printSends(stdout, a.Name, filepath.Join(mnt, a.Name, "send"))
+		}
+	}
+	if st.AnyFailed() {
+		return errFailed
+	}
 	return nil
+}
+
+// printStatus writes st for a person: one line per app with its counts,
+// one per upload and per ignored entry, and the cache's use.
+func printStatus(w io.Writer, st control.Status, now time.Time) {
+	for _, a := range st.Apps {
+		n := map[string]int{}
+		for _, u := range a.Uploads {
+			n[u.State]++
+		}
+		fmt.Fprintf(w, "%s: %d waiting, %d uploading, %d failed", printable(a.Name), n[control.Waiting], n[control.Uploading], n[control.Failed])
+		if len(a.Ignored) > 0 {
+			fmt.Fprintf(w, ", %d ignored", len(a.Ignored))
+		}
+		fmt.Fprintln(w)
+		if a.Disk != "ok" {
+			fmt.Fprintf(w, "  disk %s\n", printable(a.Disk))
+		}
+		if a.History != nil {
+			fmt.Fprintf(w, "  history: %s\n", printable(a.History.Line))
+		} else {
+			fmt.Fprintln(w, "  history: off")
+		}
+		for _, u := range a.Uploads {
+			fmt.Fprintf(w, "  %s: %s\n", u.State, uploadLine(u, now))
+		}
+		for _, ig := range a.Ignored {
+			fmt.Fprintf(w, "  ignored: %s: %s\n", printable(ig.Path), printable(ig.Why))
+		}
+	}
+	fmt.Fprintf(w, "download cache: %s in %d files", size(st.Cache.Bytes), st.Cache.Files)
+	if st.Cache.Limit > 0 {
+		fmt.Fprintf(w, " (limit %s)", size(st.Cache.Limit))
+	}
+	fmt.Fprintln(w)
+}
+
+// uploadLine describes one upload after its state: path, then what is
+// known of it.
+func uploadLine(u control.Upload, now time.Time) string {
+	var b strings.Builder
+	b.WriteString(printable(u.Path))
+	switch u.State {
+	case control.Failed:
+		fmt.Fprintf(&b, ": %s (%s, %s)", printable(u.Error), size(u.Size), attempts(u.Attempts))
+	case control.Uploading:
+		fmt.Fprintf(&b, " (%s", size(u.Size))
+		if u.Sent > 0 && u.Size > 0 {
+			fmt.Fprintf(&b, ", %s sent, %d%%", size(u.Sent), u.Sent*100/u.Size)
+		}
+		b.WriteString(")")
+	default:
+		fmt.Fprintf(&b, " (%s", size(u.Size))
+		if u.Attempts > 0 {
+			fmt.Fprintf(&b, ", %s failed", attempts(u.Attempts))
+		}
+		if !u.NextRetry.IsZero() {
+			fmt.Fprintf(&b, ", next try in %s", u.NextRetry.Sub(now).Round(time.Second))
+		}
+		b.WriteString(")")
+		if u.Error != "" {
+			fmt.Fprintf(&b, ": %s", printable(u.Error))
+		}
+	}
+	return b.String()
+}
+
+func attempts(n int) string {
+	if n == 1 {
+		return "1 attempt"
+	}
+	return strconv.Itoa(n) + " attempts"
+}
+
+// size is n bytes for a person: "999 bytes", "1.5 KiB", "12.0 MiB".
+func size(n int64) string {
+	if n < 1024 {
+		return strconv.FormatInt(n, 10) + " bytes"
+	}
+	f, unit := float64(n)/1024, "KiB"
+	for _, u := range []string{"MiB", "GiB", "TiB"} {
+		if f < 1024 {
+			break
+		}
+		f, unit = f/1024, u
+	}
+	return strconv.FormatFloat(f, 'f', 1, 64) + " " + unit
 }
 
 // printable is s as it may go to a terminal: unchanged when it is UTF-8
@@ -86,20 +181,4 @@ func printable(s string) string {
 		return s
 	}
 	return strconv.Quote(s)
-}
-
-// xattr reads one extended attribute as a string.
-func xattr(path, name string) (string, error) {
-	buf := make([]byte, 4096)
-	for {
-		n, err := syscall.Getxattr(path, name, buf)
-		if errors.Is(err, syscall.ERANGE) && len(buf) < 1<<20 {
-			buf = make([]byte, len(buf)*4)
-			continue
-		}
-		if err != nil {
-			return "", err
-		}
-		return strings.TrimSpace(string(buf[:n])), nil
-	}
 }

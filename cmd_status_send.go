@@ -7,15 +7,17 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
+	"syscall"
 )
 
 // maxSendLines bounds the files of send/ status lists one by one.
 const maxSendLines = 50
 
-// printSends prints what an app's send/ holds: the counts by state, then
-// each file with its state (and reason when failed), at most maxSendLines.
-// Nothing when the app has no send/.
-func printSends(w io.Writer, send string) {
+// printSends prints what an app's send/ holds, read from the mount's
+// xattrs: the counts by state, then each file with its state (and reason
+// when failed), at most maxSendLines. Nothing when the app has no send/.
+func printSends(w io.Writer, app, send string) {
 	if _, err := os.Stat(send); err != nil {
 		return
 	}
@@ -25,7 +27,7 @@ func printSends(w io.Writer, send string) {
 		if err != nil || !d.Type().IsRegular() {
 			return nil
 		}
-		state, err := xattr(p, "user.chatfs.state")
+		state, err := sendXattr(p, "user.chatfs.state")
 		if err != nil {
 			return nil // a temporary name: never sent
 		}
@@ -33,14 +35,14 @@ func printSends(w io.Writer, send string) {
 		rel, _ := filepath.Rel(send, p)
 		line := fmt.Sprintf("  %s: send/%s", state, printable(rel))
 		if state == "failed" {
-			reason, _ := xattr(p, "user.chatfs.error")
+			reason, _ := sendXattr(p, "user.chatfs.error")
 			line += ": " + printable(reason)
 		}
 		lines = append(lines, line)
 		return nil
 	})
-	fmt.Fprintf(w, "  send/: %d waiting, %d uploading, %d sending, %d failed\n",
-		counts["waiting"], counts["uploading"], counts["sending"], counts["failed"])
+	fmt.Fprintf(w, "%s send/: %d waiting, %d uploading, %d sending, %d failed\n",
+		printable(app), counts["waiting"], counts["uploading"], counts["sending"], counts["failed"])
 	sort.Strings(lines)
 	for i, l := range lines {
 		if i == maxSendLines {
@@ -49,4 +51,14 @@ func printSends(w io.Writer, send string) {
 		}
 		fmt.Fprintln(w, l)
 	}
+}
+
+// sendXattr reads one extended attribute of a file of send/.
+func sendXattr(path, name string) (string, error) {
+	buf := make([]byte, 4096)
+	n, err := syscall.Getxattr(path, name, buf)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(buf[:n])), nil
 }

@@ -21,14 +21,21 @@ Usage:
   chatfs mount [flags] MOUNTPOINT   mount and serve until unmounted or interrupted
   chatfs serve [flags]              run the chatfiles emulator
   chatfs token [flags]              print a fresh app token (for scripts and curl)
-  chatfs status [flags]             uploads waiting, uploading and failed; cache use
+  chatfs status [--json|--watch] MOUNTPOINT
+                                    uploads waiting, uploading and failed; cache use
+  chatfs wait [--timeout D] MOUNTPOINT [PATH...]
+                                    wait until files in upload/ have landed; print "PATH UUID"
   chatfs export [--state DIR]       every file record (uuid, name, url, share-secret) as JSON lines
   chatfs repair [--state DIR]       rebuild a damaged index from its record log
 
-Run "chatfs COMMAND -h" for the flags of a command.
+Run "chatfs COMMAND -h" for the flags of a command. As mount(8)'s helper
+(/sbin/mount.fuse.chatfs linked to chatfs): mount.fuse.chatfs --help.
 `
 
 func main() {
+	if helperName(os.Args[0]) {
+		os.Exit(runHelper(os.Args[1:], os.Stdout, os.Stderr))
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -49,7 +56,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "token":
 		err = runToken(ctx, args[1:], stdout, stderr)
 	case "status":
-		err = runStatus(args[1:], stdout, stderr)
+		err = runStatus(ctx, args[1:], stdout, stderr)
+	case "wait":
+		err = runWait(ctx, args[1:], stdout, stderr)
 	case "export":
 		err = runExport(args[1:], stdout, stderr)
 	case "repair":
@@ -58,6 +67,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
+		if helperArgs(args) { // fuse3's mount.fuse: chatfs SOURCE MOUNTPOINT -o OPTS
+			return runHelper(args, stdout, stderr)
+		}
 		fmt.Fprintf(stderr, "chatfs: unknown command %q\n\n%s", args[0], usage)
 		return 2
 	}
@@ -67,6 +79,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, errUsage):
+		return 2
+	case errors.Is(err, errFailed):
+		return 1
+	case errors.Is(err, errTimeout):
+		fmt.Fprintf(stderr, "chatfs %s: %v\n", args[0], err)
 		return 2
 	}
 	fmt.Fprintf(stderr, "chatfs %s: %v\n", args[0], err)

@@ -18,7 +18,7 @@ func TestStatusListsSends(t *testing.T) {
 
 	code, stdout, stderr := runCmd("status", mnt)
 	require.Equal(t, 0, code, stderr)
-	assert.Contains(t, stdout, "  send/: 1 waiting, 0 uploading, 0 sending, 0 failed\n")
+	assert.Contains(t, stdout, demoApp+" send/: 1 waiting, 0 uploading, 0 sending, 0 failed\n")
 	assert.Contains(t, stdout, "  waiting: send/users/alice/report.pdf\n")
 }
 

@@ -8,8 +8,10 @@
 // (see ValidKey); display names never reach the disk. An entry is complete
 // once all its bytes are on disk: only then does it have its final name. A
 // fill downloads a missing entry into Dir/<key>.partial, sequentially, and
-// renames it to Dir/<key> after fsync when exactly the announced number of
-// bytes has arrived. At most one fill runs per key; every Open of a key that
+// renames it to Dir/<key> when exactly the announced number of bytes has
+// arrived, with their size and checksum recorded on the file (verify.go):
+// a cache can be fetched again, so fills do not fsync; the record tells
+// a file a crash tore from a whole one. At most one fill runs per key; every Open of a key that
 // is filling joins that fill, and its Handle reads bytes as soon as they are
 // written. Fills run on a context detached from the opener's, so a reader
 // that gives up (a FUSE interrupt) never aborts the download for the others;

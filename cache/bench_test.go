@@ -43,7 +43,7 @@ func BenchmarkReadCached(b *testing.B) {
 
 // BenchmarkFillAndRead measures a whole fill of an 8 MiB entry from an
 // in-memory body, with a reader following it 128 KiB at a time: write,
-// fsync, rename and the reader's wake-ups.
+// checksum, rename and the reader's wake-ups (no fsync).
 func BenchmarkFillAndRead(b *testing.B) {
 	ctx := context.Background()
 	const size = 8 << 20

@@ -307,6 +307,9 @@ func TestAdoptWhileFilling(t *testing.T) {
 // An entry cut or damaged on disk between two runs is not served: it is
 // checked against the size and checksum recorded when it was filled (or
 // adopted), or against the size the opener knows, and fetched again.
+// Fills do not fsync, so this is also what a crash may leave of an entry
+// under its final name with its record: no bytes (delayed allocation), a
+// prefix, or the right size with holes that read as zeros.
 func TestDamagedEntryIsFetchedAgain(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "cache")
@@ -315,7 +318,8 @@ func TestDamagedEntryIsFetchedAgain(t *testing.T) {
 	require.NoError(t, err)
 	data := randBytes(50_000)
 	const cut, flipped, adopted, unrecorded = "cut", "flipped", "adopted", "unrecorded"
-	for _, k := range []string{cut, flipped} {
+	const emptied, holes = "emptied", "holes"
+	for _, k := range []string{cut, flipped, emptied, holes} {
 		h, err := c.Open(ctx, k, -1, (&fake{data: data}).fetch)
 		require.NoError(t, err)
 		_, err = readAll(ctx, h)
@@ -323,10 +327,17 @@ func TestDamagedEntryIsFetchedAgain(t *testing.T) {
 		require.NoError(t, h.Close())
 	}
 	adopt(t, c, adopted, data)
+	for _, k := range []string{cut, flipped, emptied, holes, adopted} {
+		_, ok := readSum(filepath.Join(dir, k))
+		require.True(t, ok, "%s carries its record (this test needs user xattrs)", k)
+	}
 	require.NoError(t, os.WriteFile(filepath.Join(dir, unrecorded), data[:100], 0o600))
 
 	// Between two runs: one file cut, two with a byte changed.
 	require.NoError(t, os.Truncate(filepath.Join(dir, cut), 20_000))
+	require.NoError(t, os.Truncate(filepath.Join(dir, emptied), 0))
+	require.NoError(t, os.Truncate(filepath.Join(dir, holes), 0))
+	require.NoError(t, os.Truncate(filepath.Join(dir, holes), int64(len(data))))
 	for _, k := range []string{flipped, adopted} {
 		f, err := os.OpenFile(filepath.Join(dir, k), os.O_RDWR, 0)
 		require.NoError(t, err)
@@ -338,10 +349,11 @@ func TestDamagedEntryIsFetchedAgain(t *testing.T) {
 	c2, err := Open(o)
 	require.NoError(t, err)
 	assert.False(t, c2.Has(cut), "a cut file is dropped when the cache opens")
+	assert.False(t, c2.Has(emptied), "an emptied file is dropped when the cache opens")
 	for _, tc := range []struct {
 		key  string
 		size int64 // what the opener knows
-	}{{cut, -1}, {flipped, -1}, {adopted, -1}, {unrecorded, int64(len(data))}} {
+	}{{cut, -1}, {flipped, -1}, {adopted, -1}, {unrecorded, int64(len(data))}, {emptied, -1}, {holes, -1}} {
 		f := &fake{data: data}
 		h, err := c2.Open(ctx, tc.key, tc.size, f.fetch)
 		require.NoError(t, err, tc.key)

@@ -163,8 +163,8 @@ func (c *Cache) acquireSlot(f *fill) error {
 	}
 }
 
-// download writes the entry to the partial file, syncs it and renames it to
-// its final name. It returns the bytes written. On error the partial file is
+// download writes the entry to the partial file, records its size and
+// checksum on it, and renames it to its final name. It returns the bytes written. On error the partial file is
 // deleted (readers keep reading it through rf).
 func (f *fill) download() (int64, error) {
 	path := f.c.partialPath(f.key)
@@ -184,11 +184,12 @@ func (f *fill) download() (int64, error) {
 
 	p, err := f.copyWithRetry(wf)
 	n := p.filled
-	if err == nil {
+	if err == nil && !recordSum(wf, n, p.sum.Sum32(), f.c.log) {
+		// No fsync otherwise: an entry can be fetched again, and its
+		// record lets the Cache that finds it after a crash tell a torn
+		// file from a whole one (verify.go). A file that cannot carry a
+		// record has nothing else to vouch for it: it is synced.
 		err = wf.Sync()
-	}
-	if err == nil {
-		recordSum(wf, n, p.sum.Sum32(), f.c.log)
 	}
 	if cerr := wf.Close(); err == nil {
 		err = cerr

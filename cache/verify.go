@@ -21,6 +21,13 @@ import (
 // damaged) drops it too, so that the Open fetches it again. Files without a
 // record (a filesystem without user xattrs, an older chatfs) are trusted as
 // they are; the opener's size, when it knows one, still has to match.
+//
+// The record is also what lets a fill skip fsync: the record is set before
+// the rename that gives the file its final name, so after a crash a file
+// under its final name either carries its record, or was synced because
+// it could not (see fill.download). Whatever a crash leaves of its bytes
+// (a shorter file, or holes read as zeros) disagrees with the record, and
+// the entry is fetched again, never served short.
 const sumXattr = "user.chatfs.sum"
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -35,13 +42,16 @@ type record struct {
 
 func (r record) String() string { return fmt.Sprintf("%d %08x", r.size, r.crc) }
 
-// recordSum writes the record on f. A filesystem without user xattrs only
-// loses the check, so a failure is logged, not returned.
-func recordSum(f *os.File, size int64, crc uint32, log *slog.Logger) {
+// recordSum writes the record on f and reports whether it could. A
+// filesystem without user xattrs only loses the check (and a fill then
+// syncs its file instead), so a failure is logged, not returned.
+func recordSum(f *os.File, size int64, crc uint32, log *slog.Logger) bool {
 	v := record{size, crc}.String()
 	if err := unix.Fsetxattr(int(f.Fd()), sumXattr, []byte(v), 0); err != nil {
 		log.Debug("cache: cannot record checksum", "file", f.Name(), "err", err)
+		return false
 	}
+	return true
 }
 
 // readSum reads the record of the file at path; ok is false when it has

@@ -71,6 +71,23 @@ type Options struct {
 	// the files listings show (see OfferThumbnails); nil: off. The App
 	// does not own it.
 	DesktopThumbs *thumbs.Cache
+	// Observer, if set, is told what becomes of each upload (metrics).
+	Observer Observer
+}
+
+// Upload outcomes, as an Observer is told them.
+const (
+	OutcomeLanded = "landed" // uploaded and recorded
+	OutcomeRetry  = "retry"  // failed; tried again later
+	OutcomeFailed = "failed" // failed for good, until the file changes
+)
+
+// Observer is told the outcome of each upload attempt. Its method is
+// called on the uploader's goroutine: it must be fast and safe for
+// concurrent use.
+type Observer interface {
+	// Upload: an attempt ended with outcome; bytes is the file's size.
+	Upload(outcome string, bytes int64)
 }
 
 // App is one mounted app. It is safe for concurrent use.

@@ -57,6 +57,8 @@ type Outbox struct {
 	finishing map[string]chan struct{} // path -> closed when its upload is recorded and moved. GUARDED_BY(mu)
 	thumbs    map[string]index.File    // video path -> its uploaded thumbnail sibling. GUARDED_BY(mu)
 	parked    map[string]bool          // paths an uploader claimed but left claimed while held (see upload). GUARDED_BY(mu)
+	landed    []Landed                 // recent landings, oldest first (see Snapshot). GUARDED_BY(mu)
+	landedSeq uint64                   // the last landing's Seq. GUARDED_BY(mu)
 	ctx       context.Context          // cancelled when uploads must stop. GUARDED_BY(mu) until start
 	cancel    context.CancelFunc
 	stopping  chan struct{} // closed when no new upload may start
@@ -533,4 +535,8 @@ func (o *Outbox) stoppingLocked() bool {
 type settle struct{ t *time.Timer }
 
 // flight is an upload in progress.
-type flight struct{ cancel context.CancelFunc }
+type flight struct {
+	cancel  context.CancelFunc
+	started time.Time
+	sent    atomic.Int64 // bytes of the current attempt read by the sender
+}

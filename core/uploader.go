@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -223,7 +224,7 @@ func (o *Outbox) upload(u index.Upload) {
 		return
 	}
 	ctx, cancel := context.WithCancel(o.ctx)
-	fl := &flight{cancel}
+	fl := &flight{cancel: cancel, started: o.app.opts.Now()}
 	o.inflight[u.Path] = fl
 	delete(o.parked, u.Path) // in flight now: a settle must not queue it again
 	o.mu.Unlock()
@@ -240,13 +241,13 @@ func (o *Outbox) upload(u index.Upload) {
 		file = *u.Uploaded // uploaded before: only its message is left to send
 	case o.sends:
 		if _, _, _, err = sendTarget(u.Path); err == nil {
-			res, file, err = o.send(ctx, u.Path, full, u.Stamp)
+			res, file, err = o.send(ctx, u.Path, full, u.Stamp, &fl.sent)
 		}
 		if err == nil {
 			err = o.recordUploaded(u.Path, &file)
 		}
 	default:
-		res, file, err = o.send(ctx, u.Path, full, u.Stamp)
+		res, file, err = o.send(ctx, u.Path, full, u.Stamp, &fl.sent)
 	}
 	if err == nil && o.sends {
 		err = o.deliver(ctx, u.Path, full, &file)
@@ -260,6 +261,16 @@ func (o *Outbox) upload(u index.Upload) {
 	}
 	o.mu.Unlock()
 
+	if obs := o.app.opts.Observer; obs != nil && ctx.Err() == nil && !errors.Is(err, errGone) && !errors.Is(err, errStale) && !errors.Is(err, errThumbFirst) {
+		switch {
+		case err == nil:
+			obs.Upload(OutcomeLanded, file.Size)
+		case permanent(err):
+			obs.Upload(OutcomeFailed, u.Stamp.Size)
+		default:
+			obs.Upload(OutcomeRetry, u.Stamp.Size)
+		}
+	}
 	switch {
 	case err == nil && o.sends:
 		log.Info("sent and recorded", "path", u.Path, "uuid", file.UUID, "size", file.Size)
@@ -360,7 +371,7 @@ var errGone = errors.New("staged file is gone")
 var errStale = errors.New("staged file changed while it was sent")
 
 // send uploads the staged file at full.
-func (o *Outbox) send(ctx context.Context, rel, full string, stamp index.Stamp) (remote.UploadResult, index.File, error) {
+func (o *Outbox) send(ctx context.Context, rel, full string, stamp index.Stamp, sent *atomic.Int64) (remote.UploadResult, index.File, error) {
 	f, err := os.OpenFile(full, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -393,7 +404,7 @@ func (o *Outbox) send(ctx context.Context, rel, full string, stamp index.Stamp) 
 	}
 	req := remote.UploadRequest{
 		Name:     path.Base(rel),
-		File:     f,
+		File:     progressFile{f, sent},
 		Size:     st.Size(),
 		Restrict: o.app.opts.Restrict,
 	}
@@ -465,6 +476,9 @@ func (o *Outbox) finish(ctx context.Context, rel, full string, res remote.Upload
 	if err := idx.Complete(app, rel, &file); err != nil {
 		return err
 	}
+	// Before the file leaves upload/: a status read in between sees it in
+	// one place or both, never in neither.
+	o.noteLanded(rel, file.UUID, file.Size)
 	o.noteThumb(rel, file)
 	if err := o.app.opts.Cache.Adopt(file.UUID, full); err != nil {
 		o.app.log.Error("outbox: move uploaded file to cache", "path", rel, "err", err)

@@ -329,3 +329,29 @@ func TestUploadAnswerReusingAUUIDIsRefused(t *testing.T) {
 		assert.Equal(t, []byte("first"), e.cached(taken))
 	})
 }
+
+// Close starts no new upload while it drains the ones in flight: a file
+// queued behind them stays waiting for the next mount.
+func TestCloseStartsNoNewUpload(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		fr := newFakeRemote()
+		g := newGate()
+		fr.onUpload = func(ctx context.Context, n int, s sent) error { return g.wait(ctx) }
+		e := startEnv(t, fr, func(o *core.Options) { o.Uploaders = 1 })
+		e.write("a.txt", []byte("a"))
+		waitFor(t, func() bool { return len(fr.calls()) == 1 }, "upload of a.txt")
+		e.write("b.txt", []byte("b"))
+		waitFor(t, func() bool {
+			u, err := e.idx.GetUpload(testApp, "b.txt")
+			return err == nil && u.State == index.Waiting
+		}, "b.txt queued")
+		time.AfterFunc(time.Second, g.open)
+		e.app.Close(30 * time.Second)
+		require.Len(t, fr.calls(), 1, "no upload starts once Close has begun")
+		require.NoError(t, fr.done()[0].Err)
+		u, err := e.idx.GetUpload(testApp, "b.txt")
+		require.NoError(t, err)
+		assert.Equal(t, index.Waiting, u.State)
+	})
+}

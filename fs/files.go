@@ -127,6 +127,7 @@ func (n *fileNode) fill(out *fuse.Attr, size int64) {
 	out.Ino = n.entry.Ino()
 	out.Mode = syscall.S_IFREG | n.mode()
 	out.Nlink = 1
+	out.Blksize = maxRequest // readers read that much per request
 	if size > 0 {
 		out.Size = uint64(size)
 		out.Blocks = (out.Size + 511) / 512

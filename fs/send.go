@@ -72,27 +72,27 @@ func (n *uploadNode) mayRename(name string, np *uploadNode, newName string) sysc
 	return 0
 }
 
-var _ = (gofs.NodeLookuper)((*uploadNode)(nil))
-
-// Lookup in send/ finds only its layout: users/, groups/ and rooms/, and
-// in them every well-formed name (its folder made on first use).
-func (n *uploadNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	if n.send {
-		switch n.level() {
-		case 0:
-			if !core.IsSendDir(name) {
-				return nil, syscall.ENOENT
-			}
-		case 1:
-			if !core.ValidTarget(name) {
-				return nil, syscall.ENOENT
-			}
-			if err := n.ob.TargetDir(n.rel(), name); err != nil {
-				return nil, errno(n.log, "lookup", err)
-			}
+// mayLookup keeps send/'s layout for Lookup: send/ holds users/, groups/
+// and rooms/ only, and in them every well-formed name is a folder (made on
+// disk on first use).
+func (n *uploadNode) mayLookup(name string) syscall.Errno {
+	if !n.send {
+		return 0
+	}
+	switch n.level() {
+	case 0:
+		if !core.IsSendDir(name) {
+			return syscall.ENOENT
+		}
+	case 1:
+		if !core.ValidTarget(name) {
+			return syscall.ENOENT
+		}
+		if err := n.ob.TargetDir(n.rel(), name); err != nil {
+			return errno(n.log, "lookup", err)
 		}
 	}
-	return n.LoopbackNode.Lookup(ctx, name, out)
+	return 0
 }
 
 var _ = (gofs.NodeOpendirHandler)((*uploadNode)(nil))

@@ -42,6 +42,28 @@ func newOutboxRoot(ob *core.Outbox, log *slog.Logger, send bool) (*uploadNode, e
 	return n, nil
 }
 
+// uploadTimeout is how long the kernel keeps the attributes of upload/'s
+// files and folders: without it, every path walk of a `cp` asks for each
+// folder's attributes again (8 GETATTRs a file copied, half its
+// requests). Only the uploader changes upload/ behind the kernel's back,
+// and it only removes files: their entries stay uncached (entry timeout
+// 0), so a file gone after its upload is never shown; a folder's times
+// may lag by this much.
+const uploadTimeout = listingTimeout
+
+var _ = (gofs.NodeLookuper)((*uploadNode)(nil))
+
+func (n *uploadNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if en := n.mayLookup(name); en != 0 {
+		return nil, en
+	}
+	ch, en := n.LoopbackNode.Lookup(ctx, name, out)
+	if en == 0 {
+		out.SetAttrTimeout(uploadTimeout)
+	}
+	return ch, en
+}
+
 var _ = (gofs.NodeGetattrer)((*uploadNode)(nil))
 
 // Getattr of upload/ itself follows the root path, which names the
@@ -51,6 +73,7 @@ func (n *uploadNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.A
 	if h, ok := f.(*uploadHandle); ok {
 		f = h.LoopbackFile
 	}
+	out.SetTimeout(uploadTimeout)
 	if f != nil || !n.isRoot() {
 		return n.LoopbackNode.Getattr(ctx, f, out)
 	}
@@ -106,6 +129,7 @@ func (n *uploadNode) Create(ctx context.Context, name string, flags uint32, mode
 		n.ob.Closed(id)
 		return nil, nil, 0, en
 	}
+	out.SetAttrTimeout(uploadTimeout)
 	return ch, &uploadHandle{LoopbackFile: fh.(*gofs.LoopbackFile), node: n, id: id}, fl, 0
 }
 
@@ -148,6 +172,7 @@ func (n *uploadNode) Mkdir(ctx context.Context, name string, mode uint32, out *f
 	if en != 0 {
 		return nil, en
 	}
+	out.SetAttrTimeout(uploadTimeout)
 	return ch, errno(n.log, "mkdir", n.ob.MadeDir(n.child(name)))
 }
 

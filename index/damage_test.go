@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -254,4 +255,34 @@ func TestUnlistedTableLeftByACrashIsNotDamage(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
 	requireRecords(t, db, want)
+}
+
+// Puts running at once share the record log's fsyncs, and every one of
+// them is in the log, whole, each on its own line.
+func TestRecordLogConcurrentPuts(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "index")
+	db, err := Open(dir, Options{Logger: quietLogger()})
+	require.NoError(t, err)
+	const n = 64
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			f := File{App: "a", UUID: uuidN(i), Name: fmt.Sprintf("f%d.txt", i), ShareSecret: fmt.Sprintf("s%d", i)}
+			assert.NoError(t, db.Put(&f))
+		})
+	}
+	wg.Wait()
+	require.NoError(t, db.Close())
+	got, ls, err := ReadRecordLog(RecordLogPath(dir))
+	require.NoError(t, err)
+	assert.False(t, ls.Torn)
+	assert.Zero(t, ls.Bad)
+	require.Len(t, got, n)
+	secrets := map[string]string{}
+	for _, f := range got {
+		secrets[f.UUID] = f.ShareSecret
+	}
+	for i := range n {
+		assert.Equal(t, fmt.Sprintf("s%d", i), secrets[uuidN(i)])
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -23,6 +24,8 @@ import (
 	"github.com/chatfs/chatfs/core"
 	chatfs "github.com/chatfs/chatfs/fs"
 	"github.com/chatfs/chatfs/index"
+	"github.com/chatfs/chatfs/internal/control"
+	"github.com/chatfs/chatfs/internal/metrics"
 	"github.com/chatfs/chatfs/remote"
 	"github.com/chatfs/chatfs/thumbs"
 )
@@ -67,22 +70,28 @@ type Options struct {
 	// server's thumbnails when folders are listed (thumbs.Dir() gives the
 	// user's); "" leaves it alone.
 	DesktopThumbnails string
+	// MetricsListener, if set, serves Prometheus metrics at /metrics
+	// until Close (which closes it; so does a failed New).
+	MetricsListener net.Listener
 }
 
 // Mount is a live mount. It owns every goroutine of chatfs but the
 // embedded emulator's: Close stops them in the order unmount → apps →
-// cache → index (see Close).
+// control socket and metrics → cache → index (see Close).
 type Mount struct {
-	Server  *fuse.Server
-	Apps    []*core.App
-	Index   *index.DB
-	Cache   *cache.Cache
-	Thumbs  *thumbs.Cache    // the desktop thumbnail cache; nil when off. Closed before the apps
-	clients []*remote.Client // one per app, closed last
-	log     *slog.Logger
-	mnt     string
-	done    chan struct{} // closed when the FUSE server has stopped serving
-	closed  bool
+	Server     *fuse.Server
+	Apps       []*core.App
+	Index      *index.DB
+	Cache      *cache.Cache
+	Thumbs     *thumbs.Cache    // the desktop thumbnail cache; nil when off. Closed before the apps
+	clients    []*remote.Client // one per app, closed last
+	control    *control.Server  // the control socket; nil until it is made
+	metrics    *metrics.Server  // nil without Options.MetricsListener
+	log        *slog.Logger
+	cacheLimit int64
+	mnt        string
+	done       chan struct{} // closed when the FUSE server has stopped serving
+	closed     bool
 }
 
 // New opens the state, builds the apps, starts their uploaders and mounts.
@@ -103,10 +112,17 @@ func New(ctx context.Context, o Options) (*Mount, error) {
 		}
 		return nil, err
 	}
-	m := &Mount{Index: idx, log: o.Logger, mnt: o.Mountpoint}
+	m := &Mount{Index: idx, log: o.Logger, mnt: o.Mountpoint, cacheLimit: o.CacheSize}
 	fail := func(err error) (*Mount, error) {
 		m.closeState(0)
+		if o.MetricsListener != nil && m.metrics == nil {
+			o.MetricsListener.Close()
+		}
 		return nil, err
+	}
+	var mt *metrics.Metrics
+	if o.MetricsListener != nil {
+		mt = metrics.New()
 	}
 	m.Cache, err = cache.Open(cache.Options{
 		Dir:          filepath.Join(o.Dirs.Cache, "files"),
@@ -125,7 +141,7 @@ func New(ctx context.Context, o Options) (*Mount, error) {
 		}
 	}
 	for _, a := range o.Apps {
-		app, client, err := newApp(o, a, idx, m.Cache, m.Thumbs)
+		app, client, err := newApp(o, a, idx, m.Cache, m.Thumbs, mt)
 		if client != nil {
 			m.clients = append(m.clients, client)
 		}
@@ -137,9 +153,18 @@ func New(ctx context.Context, o Options) (*Mount, error) {
 			return fail(fmt.Errorf("app %s: %w", a.Name, err))
 		}
 	}
+	if mt != nil {
+		mt.Watch(m.levels)
+		m.metrics = mt.Serve(o.MetricsListener, o.Logger)
+	}
+	m.control, err = control.Listen(filepath.Join(o.Dirs.Data, ControlSocket), m.Status, o.Logger)
+	if err != nil {
+		return fail(err)
+	}
 	m.Server, err = chatfs.Mount(o.Mountpoint, chatfs.Options{
 		Apps:          m.Apps,
 		CacheUsage:    m.Cache.Usage,
+		Control:       m.control.Path(),
 		NoPassthrough: o.NoPassthrough,
 		AllowOther:    o.AllowOther,
 		Debug:         o.Debug,
@@ -153,8 +178,14 @@ func New(ctx context.Context, o Options) (*Mount, error) {
 	return m, nil
 }
 
-func newApp(o Options, a App, idx *index.DB, c *cache.Cache, th *thumbs.Cache) (*core.App, *remote.Client, error) {
+// newApp builds an app and its client, reporting to mt unless it is nil.
+func newApp(o Options, a App, idx *index.DB, c *cache.Cache, th *thumbs.Cache, mt *metrics.Metrics) (*core.App, *remote.Client, error) {
 	ep := remote.Endpoint{BaseURL: a.Host, AppID: a.AppID, Org: a.Org, App: a.App.AppName}
+	var robs remote.Observer
+	var cobs core.Observer
+	if mt != nil {
+		robs, cobs = mt.App(a.Name), mt.App(a.Name)
+	}
 	client, err := remote.New(remote.Options{
 		Endpoint:   ep,
 		Tokens:     a.Tokens,
@@ -164,6 +195,7 @@ func newApp(o Options, a App, idx *index.DB, c *cache.Cache, th *thumbs.Cache) (
 		Logger:     o.Logger.With("app", a.Name),
 
 		HistoryPerMinute: o.HistoryPerMinute,
+		Observer:         robs,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -204,6 +236,7 @@ func newApp(o Options, a App, idx *index.DB, c *cache.Cache, th *thumbs.Cache) (
 		Lifetime:      client,
 		LifetimeUser:  a.LifetimeUser,
 		DesktopThumbs: th,
+		Observer:      cobs,
 	})
 	return app, client, err
 }
@@ -242,15 +275,34 @@ func (m *Mount) Close(grace time.Duration) error {
 }
 
 // closeState closes what New opened, after the FUSE server: desktop
-// thumbnails, apps, cache, index, clients, in that order.
+// thumbnails, apps, the control socket (status answers while uploads
+// drain), cache, index, clients, in that order.
 func (m *Mount) closeState(grace time.Duration) error {
 	if m.Thumbs != nil {
 		m.Thumbs.Close() // its fetches read through the apps' cache
 	}
+	busy := 0
+	for _, a := range m.Apps {
+		busy += a.Outbox().Busy()
+	}
+	if busy > 0 {
+		m.log.Info("stopping: finishing the uploads in flight; none new starts", "in_flight", busy, "drain_timeout", grace)
+	}
 	for _, a := range m.Apps {
 		a.Close(grace)
 	}
+	for _, a := range m.Apps {
+		if w, u, _, err := m.Index.Counts(a.Name()); err == nil && w+u > 0 {
+			m.log.Info("stopped: uploads stay queued for the next mount", "app", a.Name(), "queued", w+u)
+		}
+	}
 	var errs []error
+	if m.control != nil {
+		errs = append(errs, m.control.Close())
+	}
+	if m.metrics != nil {
+		errs = append(errs, m.metrics.Close())
+	}
 	if m.Cache != nil {
 		errs = append(errs, m.Cache.Close())
 	}

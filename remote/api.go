@@ -74,6 +74,20 @@ type Options struct {
 	Transport http.RoundTripper
 	Logger    *slog.Logger
 	UserAgent string
+	// Observer, if set, is told of every attempt and retry (metrics).
+	Observer Observer
+}
+
+// Observer sees the client's requests, for metrics. Its methods are
+// called on the request's goroutine: they must be fast and safe for
+// concurrent use.
+type Observer interface {
+	// Attempt: one try of a call of kind ("upload", "download",
+	// "thumbnail") took d until its answer's headers (or its failure);
+	// status is the HTTP status, 0 when none came.
+	Attempt(kind string, status int, d time.Duration)
+	// Retry: a call of kind is tried again after a transient failure.
+	Retry(kind string)
 }
 
 // UploadRequest describes one file to upload. The body is read from File,

@@ -40,6 +40,7 @@ type Client struct {
 	idle      time.Duration
 	log       *slog.Logger
 	userAgent string
+	observer  Observer // nil: none
 }
 
 // New checks o and returns a Client. It makes no request.
@@ -78,6 +79,7 @@ func New(o Options) (*Client, error) {
 		idle:      o.IdleBodyTimeout,
 		log:       o.Logger,
 		userAgent: o.UserAgent,
+		observer:  o.Observer,
 	}
 	c.send = newSendLimits(o.SendLimits)
 	if o.RateLimit > 0 {
@@ -109,11 +111,13 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
-// newLimiter allows perSecond calls a second with a small burst (a tenth of
-// a second's worth, between 1 and 5).
+// newLimiter allows perSecond calls a second, with a burst of one second's
+// worth: the service counts calls per second, so a folder of thumbnails
+// opened at once after a quiet spell goes out at once instead of trickling
+// out at the sustained rate. A burst right after a busy second may meet
+// the service's limit; its 429 (reach_limit) is retried with backoff.
 func newLimiter(perSecond float64) *rate.Limiter {
-	burst := min(max(int(perSecond/10), 1), 5)
-	return rate.NewLimiter(rate.Limit(perSecond), burst)
+	return rate.NewLimiter(rate.Limit(perSecond), max(int(perSecond), 1))
 }
 
 func newTransport(connect, header time.Duration, maxConns int) *http.Transport {

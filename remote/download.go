@@ -27,13 +27,14 @@ func (c *Client) Download(ctx context.Context, req DownloadRequest) (*Download, 
 	if req.Offset < 0 {
 		return nil, fmt.Errorf("remote: download %s: negative offset", req.UUID)
 	}
-	op := "download " + req.UUID
+	kind := "download"
 	if req.Thumbnail {
-		op = "thumbnail " + req.UUID
+		kind = "thumbnail"
 	}
+	op := kind + " " + req.UUID
 	url := c.base + "/chatfiles/" + req.UUID
 	var body *idleBody
-	resp, err := c.do(ctx, call{op: op, uuid: req.UUID, limiter: c.downLimit, send: func(ctx context.Context, token string) (*http.Response, error) {
+	resp, err := c.do(ctx, call{op: op, kind: kind, uuid: req.UUID, limiter: c.downLimit, send: func(ctx context.Context, token string) (*http.Response, error) {
 		// This context outlives the call when the answer is a success: it
 		// belongs to the body, which cancels it on Close.
 		rctx, cancel := context.WithCancelCause(ctx)

@@ -20,8 +20,8 @@ import (
 func TestRateLimiter(t *testing.T) {
 	const (
 		perSecond = 20
-		window    = 500 * time.Millisecond
-		burst     = 2 // newLimiter: perSecond/10, between 1 and 5
+		window    = time.Second
+		burst     = perSecond // newLimiter: one second's worth
 	)
 	uploads := &script{steps: []http.HandlerFunc{func(w http.ResponseWriter, r *http.Request) {
 		status(200, uploadAnswer("http://"+r.Host, testUUID, ""))(w, r)
@@ -35,15 +35,22 @@ func TestRateLimiter(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), window)
 	defer cancel()
 	var wg sync.WaitGroup
-	for range 8 {
+	for range 4 {
+		// A caller stops at its first error: the limiter refuses a wait
+		// that would outlast the window, and callers spinning on that
+		// refusal would starve the server on a busy machine.
 		wg.Go(func() {
 			for ctx.Err() == nil {
-				download(ctx, c, remote.DownloadRequest{})
+				if _, _, err := download(ctx, c, remote.DownloadRequest{}); err != nil {
+					return
+				}
 			}
 		})
 		wg.Go(func() {
 			for ctx.Err() == nil {
-				c.Upload(ctx, remote.UploadRequest{Name: "a", File: readerAt("x"), Size: 1})
+				if _, err := c.Upload(ctx, remote.UploadRequest{Name: "a", File: readerAt("x"), Size: 1}); err != nil {
+					return
+				}
 			}
 		})
 	}
@@ -51,7 +58,7 @@ func TestRateLimiter(t *testing.T) {
 	max := int(perSecond*window.Seconds()) + burst + 1
 	for name, s := range map[string]*script{"uploads": uploads, "downloads": downloads} {
 		assert.LessOrEqual(t, s.count(), max, name)
-		assert.GreaterOrEqual(t, s.count(), max/2, "%s: both kinds progress on their own", name)
+		assert.Positive(t, s.count(), name) // their independence: TestLimitersPerKind
 	}
 }
 

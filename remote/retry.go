@@ -37,7 +37,8 @@ func (p RetryPolicy) backoff(n int) time.Duration {
 
 // call describes one logical request for do.
 type call struct {
-	op      string        // for errors and logs: "upload", "download"
+	op      string        // for errors and logs: "upload", "download <uuid>"
+	kind    string        // for the Observer: "upload", "download", "thumbnail"
 	uuid    string        // for logs; empty for uploads
 	limiter *rate.Limiter // nil: no limit
 	// msgs, when set, is paced too, n tokens an attempt (the recipients
@@ -76,7 +77,15 @@ func (c *Client) do(ctx context.Context, cl call) (*http.Response, error) {
 			}
 			token = t
 		}
+		began := time.Now()
 		resp, err := cl.send(ctx, token)
+		if c.observer != nil {
+			status := 0
+			if err == nil {
+				status = resp.StatusCode
+			}
+			c.observer.Attempt(cl.kind, status, time.Since(began))
+		}
 		if err == nil && resp.StatusCode/100 == 2 {
 			return resp, nil
 		}
@@ -113,6 +122,9 @@ func (c *Client) do(ctx context.Context, cl call) (*http.Response, error) {
 			"attempt", attempt, "delay", delay, "err", err)
 		if err := backoff.Sleep(ctx, delay); err != nil {
 			return nil, fmt.Errorf("remote: %s: %w", cl.op, err)
+		}
+		if c.observer != nil {
+			c.observer.Retry(cl.kind)
 		}
 	}
 }

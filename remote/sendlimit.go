@@ -47,13 +47,22 @@ func newSendLimits(l SendLimits) sendLimits {
 		case v == 0:
 			v = def
 		}
-		return newLimiter(v)
+		return newCallLimiter(v)
 	}
 	return sendLimits{
 		users:  kindLimit{calls: calls(l.UserCalls, DefaultUserCalls), msgs: newMessageLimiter(l.UserMessages)},
 		groups: kindLimit{calls: calls(l.GroupCalls, DefaultGroupCalls)},
 		rooms:  kindLimit{calls: calls(l.RoomCalls, DefaultRoomCalls)},
 	}
+}
+
+// newCallLimiter allows perSecond calls a second with a burst of a tenth
+// of a second's worth (1 to 5): the service counts calls in any second, so
+// a full bucket plus a second's refill must stay under its limit (the
+// upload and download limiters' burst of a second's worth would let 180
+// calls through in one second at 90/s).
+func newCallLimiter(perSecond float64) *rate.Limiter {
+	return rate.NewLimiter(rate.Limit(perSecond), min(max(int(perSecond/10), 1), 5))
 }
 
 // newMessageLimiter keeps perMinute recipients in any 60 s: a bucket of

@@ -45,7 +45,7 @@ func (c *Client) Upload(ctx context.Context, req UploadRequest) (UploadResult, e
 		return UploadResult{}, err
 	}
 	url := c.base + "/chatfiles"
-	resp, err := c.do(ctx, call{op: "upload", limiter: c.upLimit, send: func(ctx context.Context, token string) (*http.Response, error) {
+	resp, err := c.do(ctx, call{op: "upload", kind: "upload", limiter: c.upLimit, send: func(ctx context.Context, token string) (*http.Response, error) {
 		ctx, cancel := context.WithCancelCause(ctx)
 		defer cancel(nil)
 		body := &idleReader{
