@@ -68,7 +68,7 @@ func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "chatfs mounted on %s (state in %s). Unmount with: fusermount3 -u %s\n", p.mountpoint, dirs.Data, p.mountpoint)
+	fmt.Fprintf(stdout, "chatfs mounted on %s (state in %s). Unmount with: %s %s\n", p.mountpoint, dirs.Data, mount.UnmountCommand, p.mountpoint)
 	return serveMount(ctx, m, log)
 }
 

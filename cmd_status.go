@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/sys/unix"
 )
 
 // runStatus prints, for a live mount, each app's uploads waiting, uploading
@@ -88,7 +90,7 @@ func printable(s string) string {
 func xattr(path, name string) (string, error) {
 	buf := make([]byte, 4096)
 	for {
-		n, err := syscall.Getxattr(path, name, buf)
+		n, err := unix.Getxattr(path, name, buf)
 		if errors.Is(err, syscall.ERANGE) && len(buf) < 1<<20 {
 			buf = make([]byte, len(buf)*4)
 			continue

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -18,7 +20,7 @@ import (
 func TestStatusEscapesControlCharacters(t *testing.T) {
 	mnt := t.TempDir()
 	setx := func(p, name, value string) {
-		err := syscall.Setxattr(p, name, []byte(value), 0)
+		err := unix.Setxattr(p, name, []byte(value), 0)
 		if errors.Is(err, syscall.ENOTSUP) || errors.Is(err, syscall.EPERM) {
 			t.Skipf("no user xattrs on %s: %v", mnt, err)
 		}

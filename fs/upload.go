@@ -6,8 +6,6 @@ import (
 	"strings"
 	"syscall"
 
-	"golang.org/x/sys/unix"
-
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
@@ -325,7 +323,7 @@ func (n *uploadNode) Getxattr(ctx context.Context, attr string, dest []byte) (ui
 	case attr == xattrError && reason != "" && state != core.StateUploading:
 		return copyXattr(dest, reason)
 	}
-	return 0, syscall.ENODATA
+	return 0, gofs.ENOATTR
 }
 
 var _ = (gofs.NodeListxattrer)((*uploadNode)(nil))
@@ -361,7 +359,7 @@ func (n *uploadNode) Removexattr(ctx context.Context, attr string) syscall.Errno
 	if strings.HasPrefix(attr, "user.chatfs.") {
 		return syscall.EPERM
 	}
-	return syscall.ENODATA
+	return gofs.ENOATTR
 }
 
 // uploadHandle is an open file of upload/. Writes go through the outbox,
@@ -390,7 +388,7 @@ func (h *uploadHandle) Write(ctx context.Context, data []byte, off int64) (uint3
 var _ = (gofs.FileAllocater)((*uploadHandle)(nil))
 
 func (h *uploadHandle) Allocate(ctx context.Context, off uint64, size uint64, mode uint32) syscall.Errno {
-	frees := mode&(unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_COLLAPSE_RANGE) != 0
+	frees := mode&freeingAllocModes != 0
 	if err := h.node.ob.Allocate(h.id, int64(off), int64(size), frees); err != nil {
 		return errno(h.node.log, "allocate", err)
 	}
@@ -437,6 +435,3 @@ var _ = (gofs.FilePassthroughFder)((*uploadHandle)(nil))
 
 // PassthroughFd declines passthrough: writes must pass the size check.
 func (h *uploadHandle) PassthroughFd() (int, bool) { return 0, false }
-
-// renameNoReplace is RENAME_NOREPLACE of renameat2(2).
-const renameNoReplace = 1

@@ -22,7 +22,7 @@ func CheckMountpoint(mnt string) error {
 	st, err := os.Stat(mnt)
 	switch {
 	case errors.Is(err, syscall.ENOTCONN):
-		return fmt.Errorf("mount point %s is a FUSE mount whose server is gone: unmount it first (fusermount3 -u %s)", mnt, mnt)
+		return fmt.Errorf("mount point %s is a FUSE mount whose server is gone: unmount it first (%s %s)", mnt, UnmountCommand, mnt)
 	case errors.Is(err, os.ErrNotExist):
 		return fmt.Errorf("mount point %s does not exist: make the directory first", mnt)
 	case err != nil:
@@ -34,12 +34,8 @@ func CheckMountpoint(mnt string) error {
 	if err != nil {
 		return fmt.Errorf("mount point: %w", err)
 	}
-	info, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return nil // no /proc: nothing more to check
-	}
-	if fuseMountedAt(string(info), real) {
-		return fmt.Errorf("mount point %s is already a FUSE mount: unmount it first (fusermount3 -u %s)", mnt, mnt)
+	if fuseMounted(real) {
+		return fmt.Errorf("mount point %s is already a FUSE mount: unmount it first (%s %s)", mnt, UnmountCommand, mnt)
 	}
 	return nil
 }
