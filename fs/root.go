@@ -126,9 +126,9 @@ var _ = (gofs.NodeOnAdder)((*rootNode)(nil))
 func (r *rootNode) OnAdd(ctx context.Context) {
 	for _, a := range r.opts.Apps {
 		ino := a.Inodes()
-		app := r.NewPersistentInode(ctx, &staticDir{mounted: r.mounted}, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino.Dir})
-		r.AddChild(a.Name(), app, false)
 		log := r.opts.Logger.With("app", a.Name())
+		app := r.NewPersistentInode(ctx, &staticDir{mounted: r.mounted, app: a, log: log}, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino.Dir})
+		r.AddChild(a.Name(), app, false)
 		app.AddChild("files", app.NewPersistentInode(ctx, &filesDir{app: a, log: log, mounted: r.mounted, passthrough: !r.opts.NoPassthrough},
 			gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino.Files}), false)
 		app.AddChild("by-name", app.NewPersistentInode(ctx, &byNameDir{app: a, log: log, mounted: r.mounted},
@@ -190,6 +190,8 @@ func (r *rootNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.
 type staticDir struct {
 	readOnlyDir
 	mounted time.Time
+	app     *core.App
+	log     *slog.Logger
 }
 
 var _ = (gofs.NodeLookuper)((*staticDir)(nil))
