@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -23,16 +22,18 @@ import (
 // mount itself — the xattrs of upload/ entries and of the root — since the
 // index is locked while the mount runs.
 func runStatus(args []string, stdout, stderr io.Writer) error {
-	fl := flag.NewFlagSet("status", flag.ContinueOnError)
-	fl.SetOutput(stderr)
-	if err := fl.Parse(args); err != nil {
+	fl := newFlagSet("status", "[flags] MOUNTPOINT", `
+Prints, for the live chatfs mount at MOUNTPOINT, each app's uploads waiting,
+uploading and failed (with reasons), and the download cache's use.`, stderr)
+	pos, err := parseFlags(fl, args)
+	if err != nil {
 		return usageErr(err)
 	}
-	if fl.NArg() != 1 {
+	if len(pos) != 1 {
 		fmt.Fprintln(stderr, "usage: chatfs status MOUNTPOINT")
 		return errUsage
 	}
-	mnt := fl.Arg(0)
+	mnt := pos[0]
 	bytes, err := xattr(mnt, "user.chatfs.cache_bytes")
 	if err != nil {
 		return fmt.Errorf("%s is not a live chatfs mount: %w", mnt, err)

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -21,11 +22,14 @@ Usage:
   chatfs mount [flags] MOUNTPOINT   mount and serve until unmounted or interrupted
   chatfs serve [flags]              run the chatfiles emulator
   chatfs token [flags]              print a fresh app token (for scripts and curl)
-  chatfs status [flags]             uploads waiting, uploading and failed; cache use
+  chatfs status [flags] MOUNTPOINT  uploads waiting, uploading and failed; cache use
   chatfs export [--state DIR]       every file record (uuid, name, url, share-secret) as JSON lines
   chatfs repair [--state DIR]       rebuild a damaged index from its record log
 
-Run "chatfs COMMAND -h" for the flags of a command.
+  chatfs help [COMMAND]             this, or a command's arguments and flags
+  chatfs --version                  version and VCS revision
+
+Run "chatfs help COMMAND" (or "chatfs COMMAND -h") for a command's arguments and flags.
 `
 
 func main() {
@@ -54,8 +58,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runExport(args[1:], stdout, stderr)
 	case "repair":
 		err = runRepair(args[1:], stdout, stderr)
-	case "-h", "-help", "--help", "help":
+	case "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
+		return 0
+	case "help":
+		return helpCommand(args[1:], stdout, stderr)
+	case "--version", "-version", "version":
+		fmt.Fprint(stdout, versionString(debug.ReadBuildInfo()))
 		return 0
 	default:
 		fmt.Fprintf(stderr, "chatfs: unknown command %q\n\n%s", args[0], usage)
