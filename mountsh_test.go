@@ -219,8 +219,10 @@ func TestMountScriptOnDeadMount(t *testing.T) {
 	})
 	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
 	waitGone(t, pid)
-	_, err := os.ReadDir(mnt)
-	require.True(t, errors.Is(err, syscall.ENOTCONN) || errors.Is(err, syscall.ECONNABORTED), "a dead mount: %v", err)
+	waitFor(t, 10*time.Second, "a dead mount", func() bool {
+		_, err := os.ReadDir(mnt)
+		return errors.Is(err, syscall.ENOTCONN) || errors.Is(err, syscall.ECONNABORTED)
+	})
 
 	out, _ := s.mount(mnt, mnt, "--state", state)
 	assert.Contains(t, out, mnt+" is a dead chatfs mount")
