@@ -323,7 +323,42 @@ func (n *uploadNode) Getxattr(ctx context.Context, attr string, dest []byte) (ui
 	case attr == xattrError && reason != "" && state != core.StateUploading:
 		return copyXattr(dest, reason)
 	}
+	if userXattr(attr) && !n.isRoot() {
+		return n.LoopbackNode.Getxattr(ctx, attr, dest)
+	}
 	return 0, gofs.ENOATTR
+}
+
+// maxUserXattr bounds a user xattr's value: what every disk the state
+// may be on keeps (ext4's limit is a block), answered the same everywhere.
+const maxUserXattr = 4 << 10
+
+// userXattr reports whether attr is a user's own extended attribute,
+// which a staged file keeps on the staging disk (rsync -X, cp
+// --preserve=all): user.*, but not chatfs's user.chatfs.*. They are not
+// uploaded, and go with the file when it leaves upload/.
+func userXattr(attr string) bool {
+	return strings.HasPrefix(attr, "user.") && !strings.HasPrefix(attr, "user.chatfs.")
+}
+
+// userXattrs lists the user xattrs of the staged file or folder (see
+// userXattr); upload/ itself keeps none.
+func (n *uploadNode) userXattrs(ctx context.Context) ([]string, syscall.Errno) {
+	if n.isRoot() {
+		return nil, 0
+	}
+	buf := make([]byte, 64<<10) // XATTR_LIST_MAX
+	sz, en := n.LoopbackNode.Listxattr(ctx, buf)
+	if en != 0 {
+		return nil, en
+	}
+	var names []string
+	for _, name := range strings.Split(string(buf[:sz]), "\x00") {
+		if userXattr(name) {
+			names = append(names, name)
+		}
+	}
+	return names, 0
 }
 
 var _ = (gofs.NodeListxattrer)((*uploadNode)(nil))
@@ -340,15 +375,26 @@ func (n *uploadNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscal
 			names = append(names, xattrError)
 		}
 	}
-	return copyXattrNames(dest, names)
+	user, en := n.userXattrs(ctx)
+	if en != 0 {
+		return 0, en
+	}
+	return copyXattrNames(dest, append(names, user...))
 }
 
 var _ = (gofs.NodeSetxattrer)((*uploadNode)(nil))
 
-// Setxattr: the chatfs attributes are chatfs's to set; no others are kept.
+// Setxattr: the chatfs attributes are chatfs's to set; a user's own are
+// kept on the staged file (see userXattr); no others are.
 func (n *uploadNode) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
-	if strings.HasPrefix(attr, "user.chatfs.") {
+	switch {
+	case strings.HasPrefix(attr, "user.chatfs."):
 		return syscall.EPERM
+	case userXattr(attr) && !n.isRoot():
+		if len(data) > maxUserXattr {
+			return syscall.E2BIG
+		}
+		return n.LoopbackNode.Setxattr(ctx, attr, data, flags)
 	}
 	return syscall.ENOTSUP
 }
@@ -356,8 +402,11 @@ func (n *uploadNode) Setxattr(ctx context.Context, attr string, data []byte, fla
 var _ = (gofs.NodeRemovexattrer)((*uploadNode)(nil))
 
 func (n *uploadNode) Removexattr(ctx context.Context, attr string) syscall.Errno {
-	if strings.HasPrefix(attr, "user.chatfs.") {
+	switch {
+	case strings.HasPrefix(attr, "user.chatfs."):
 		return syscall.EPERM
+	case userXattr(attr) && !n.isRoot():
+		return n.LoopbackNode.Removexattr(ctx, attr)
 	}
 	return gofs.ENOATTR
 }
