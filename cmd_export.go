@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -41,8 +40,9 @@ type exported struct {
 // to date; a running mount keeps the log current itself; a damaged index
 // is reported and its log exported all the same.
 func runExport(args []string, stdout, stderr io.Writer) error {
-	fl := flag.NewFlagSet("export", flag.ContinueOnError)
-	fl.SetOutput(stderr)
+	fl := newFlagSet("export", "[--state DIR]", `
+Writes every file record of the state (uuid, name, size, url, share-secret,
+times) to stdout as JSON lines, for safekeeping; mounted or not.`, stderr)
 	state := fl.String("state", "", "directory for all state, as given to chatfs mount (default: $XDG_DATA_HOME/chatfs)")
 	if err := fl.Parse(args); err != nil {
 		return usageErr(err)

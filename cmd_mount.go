@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -81,15 +80,20 @@ func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "chatfs mounted on %s (state in %s). Unmount with: fusermount3 -u %s\n", p.mountpoint, dirs.Data, p.mountpoint)
+	fmt.Fprintf(stdout, "chatfs mounted on %s (state in %s). Unmount with: %s %s\n", p.mountpoint, dirs.Data, mount.UnmountCommand, p.mountpoint)
 	return serveMount(ctx, m, p.drain, notifyReady(m, log), log)
 }
 
 // parseMount reads the command line and the config file and checks
 // everything that can be checked before anything starts.
 func parseMount(args []string, stderr io.Writer) (mountArgs, error) {
-	fl := flag.NewFlagSet("mount", flag.ContinueOnError)
-	fl.SetOutput(stderr)
+	fl := newFlagSet("mount", "[flags] MOUNTPOINT", `
+Mounts the apps at MOUNTPOINT, an existing directory, and serves until it is
+unmounted (`+mount.UnmountCommand+` MOUNTPOINT) or interrupted. The apps are those of
+--config, or the one the flags describe; with neither --host nor --config, chatfs
+serves its embedded chatfiles emulator on a loopback port and mounts its app "demo".
+Credentials are read from files (or CHATFS_TOKEN), never from the command line.
+Flags go before or after MOUNTPOINT.`, stderr)
 	var p mountArgs
 	a := &p.app
 	fl.StringVar(&a.Host, "host", "", "base URL of the service, e.g. https://a1.easemob.com (none: the embedded emulator)")
@@ -119,16 +123,16 @@ func parseMount(args []string, stderr io.Writer) (mountArgs, error) {
 	metricsPublic := fl.Bool("metrics-public", false, "allow --metrics on an address that is not loopback")
 	fl.DurationVar(&p.drain, "drain-timeout", 30*time.Second, "on stop, how long uploads in flight may take to finish (the rest stay queued)")
 	fl.BoolVar(&p.debug, "debug", false, "log at debug level, and every FUSE request")
-	if err := fl.Parse(args); err != nil {
+	pos, err := parseFlags(fl, args)
+	if err != nil {
 		return p, usageErr(err)
 	}
 	a.History = history
-	if fl.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: chatfs mount [flags] MOUNTPOINT")
+	if len(pos) != 1 {
+		fmt.Fprintln(stderr, "usage: chatfs mount [flags] MOUNTPOINT (chatfs help mount)")
 		return p, errUsage
 	}
-	var err error
-	if p.mountpoint, err = filepath.Abs(fl.Arg(0)); err != nil {
+	if p.mountpoint, err = filepath.Abs(pos[0]); err != nil {
 		return p, err
 	}
 	if err := mount.CheckMountpoint(p.mountpoint); err != nil {

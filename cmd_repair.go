@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -14,8 +13,10 @@ import (
 // directory is kept aside, renamed, for inspection. An index that opens
 // and agrees with its log is left alone unless --force.
 func runRepair(args []string, stdout, stderr io.Writer) error {
-	fl := flag.NewFlagSet("repair", flag.ContinueOnError)
-	fl.SetOutput(stderr)
+	fl := newFlagSet("repair", "[--state DIR] [--force]", `
+Rebuilds a damaged index from the record log kept beside it, and keeps the
+damaged one aside, renamed. An index that opens and agrees with its log is left
+alone unless --force. Run it with the state unmounted.`, stderr)
 	state := fl.String("state", "", "directory for all state, as given to chatfs mount (default: $XDG_DATA_HOME/chatfs)")
 	force := fl.Bool("force", false, "rebuild even an index that is not damaged")
 	if err := fl.Parse(args); err != nil {

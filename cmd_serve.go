@@ -23,8 +23,10 @@ func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fl := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fl.SetOutput(stderr)
+	fl := newFlagSet("serve", "--data DIR [flags]", `
+Runs the chatfiles emulator: both URL shapes, uploads, downloads, thumbnails,
+restricted files, expiry and the size limit, with its files kept in DIR.
+Without --token-file (or CHATFS_TOKEN) it makes a token and writes it to DIR/token.`, stderr)
 	listen := fl.String("listen", "127.0.0.1:8080", "address to listen on")
 	data := fl.String("data", "", "data directory (required)")
 	tokenFile := fl.String("token-file", "", "file holding the accepted token (default: CHATFS_TOKEN, else a new token written to DATA/token)")

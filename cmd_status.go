@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -17,8 +16,7 @@ import (
 	"github.com/chatfs/chatfs/internal/control"
 )
 
-const statusUsage = `usage: chatfs status [--json | --watch] MOUNTPOINT
-
+const statusAbout = `
 Lists, for the live mount at MOUNTPOINT, each app's uploads waiting,
 uploading and failed (size, attempts, next retry, last error), the files
 left in upload/ that will not be uploaded (with why), and the download
@@ -27,10 +25,7 @@ cache's use. Exit status 1 when an upload has failed, so that
 may ask. With --watch it follows the mount until interrupted: on a
 terminal, a progress bar per upload in flight (bytes sent, rate, ETA) under
 the events; otherwise one line per event ("queued", "uploading", "retry",
-"failed", "landed APP/PATH UUID", "gone").
-
-Flags:
-`
+"failed", "landed APP/PATH UUID", "gone").`
 
 // errFailed: the command worked, and found uploads that failed (exit 1,
 // with nothing more to say).
@@ -39,12 +34,10 @@ var errFailed = errors.New("some uploads failed")
 // runStatus prints the status of a live mount, asked over its control
 // socket (see internal/control), which answers while the mount runs.
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fl := flag.NewFlagSet("status", flag.ContinueOnError)
-	fl.SetOutput(stderr)
-	fl.Usage = func() { fmt.Fprint(stderr, statusUsage); fl.PrintDefaults() }
+	fl := newFlagSet("status", "[--json | --watch] MOUNTPOINT", statusAbout, stderr)
 	asJSON := fl.Bool("json", false, "print the status as JSON (see the README for the schema)")
 	watch := fl.Bool("watch", false, "follow the mount until interrupted: a progress bar per upload on a terminal, else a line per event")
-	pos, err := parseAnyOrder(fl, args)
+	pos, err := parseFlags(fl, args)
 	if err != nil {
 		return usageErr(err)
 	}

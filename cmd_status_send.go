@@ -8,7 +8,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // maxSendLines bounds the files of send/ status lists one by one.
@@ -56,7 +57,7 @@ func printSends(w io.Writer, app, send string) {
 // sendXattr reads one extended attribute of a file of send/.
 func sendXattr(path, name string) (string, error) {
 	buf := make([]byte, 4096)
-	n, err := syscall.Getxattr(path, name, buf)
+	n, err := unix.Getxattr(path, name, buf)
 	if err != nil {
 		return "", err
 	}

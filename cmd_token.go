@@ -35,8 +35,12 @@ func addCredentialFlags(fl *flag.FlagSet, a *config.App) {
 // scripts and curl: generated locally from the App Certificate, or asked
 // from the service with the client id and secret.
 func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fl := flag.NewFlagSet("token", flag.ContinueOnError)
-	fl.SetOutput(stderr)
+	fl := newFlagSet("token", "[flags]", `
+Prints a fresh app token on stdout, for scripts and curl: generated from the
+App Certificate, or asked of the service with the client id and secret.
+  chatfs token (--app-id ID | --token-app-id ID) --app-certificate-file FILE [--token-lifetime D]
+  chatfs token --host URL --org ORG --app APP --client-id ID --client-secret-file FILE
+  chatfs token --config FILE [--name APP]`, stderr)
 	var a config.App
 	fl.StringVar(&a.Host, "host", "", "base URL of the service (needed with --client-id)")
 	fl.StringVar(&a.AppID, "app-id", "", "Shengwang IM app id; the App ID of generated tokens")

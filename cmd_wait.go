@@ -47,7 +47,7 @@ func runWait(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fl.SetOutput(stderr)
 	fl.Usage = func() { fmt.Fprint(stderr, waitUsage); fl.PrintDefaults() }
 	timeout := fl.Duration("timeout", 0, "give up after this long (exit 2); 0 waits for as long as it takes")
-	pos, err := parseAnyOrder(fl, args)
+	pos, err := parseFlags(fl, args)
 	if err != nil {
 		return usageErr(err)
 	}
@@ -248,24 +248,4 @@ func waitTargets(mnt string, paths []string, st control.Status) ([]*target, erro
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].shown < out[j].shown })
 	return out, nil
-}
-
-// parseAnyOrder parses flags given before, between or after the
-// positional arguments, which it returns ("--" ends the flags).
-func parseAnyOrder(fl *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fl.Parse(args); err != nil {
-			return nil, err
-		}
-		rest := fl.Args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
-			return append(pos, rest...), nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
 }

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -28,8 +29,11 @@ Usage:
   chatfs export [--state DIR]       every file record (uuid, name, url, share-secret) as JSON lines
   chatfs repair [--state DIR]       rebuild a damaged index from its record log
 
-Run "chatfs COMMAND -h" for the flags of a command. As mount(8)'s helper
-(/sbin/mount.fuse.chatfs linked to chatfs): mount.fuse.chatfs --help.
+  chatfs help [COMMAND]             this, or a command's arguments and flags
+  chatfs --version                  version and VCS revision
+
+Run "chatfs help COMMAND" (or "chatfs COMMAND -h") for a command's arguments and flags.
+As mount(8)'s helper (/sbin/mount.fuse.chatfs linked to chatfs): mount.fuse.chatfs --help.
 `
 
 func main() {
@@ -63,8 +67,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runExport(args[1:], stdout, stderr)
 	case "repair":
 		err = runRepair(args[1:], stdout, stderr)
-	case "-h", "-help", "--help", "help":
+	case "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
+		return 0
+	case "help":
+		return helpCommand(args[1:], stdout, stderr)
+	case "--version", "-version", "version":
+		fmt.Fprint(stdout, versionString(debug.ReadBuildInfo()))
 		return 0
 	default:
 		if helperArgs(args) { // fuse3's mount.fuse: chatfs SOURCE MOUNTPOINT -o OPTS

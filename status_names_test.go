@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -25,7 +27,7 @@ func fakeMount(t *testing.T, st control.Status) string {
 		slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = srv.Close() })
-	err = syscall.Setxattr(mnt, control.XattrName, []byte(srv.Path()), 0)
+	err = unix.Setxattr(mnt, control.XattrName, []byte(srv.Path()), 0)
 	if errors.Is(err, syscall.ENOTSUP) || errors.Is(err, syscall.EPERM) {
 		t.Skipf("no user xattrs on %s: %v", mnt, err)
 	}
@@ -84,4 +86,20 @@ func TestStatusRefusesWhatIsNoMount(t *testing.T) {
 	code, _, stderr = runCmd("status")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, "usage: chatfs status")
+}
+
+// xattr reads one extended attribute as a string.
+func xattr(path, name string) (string, error) {
+	buf := make([]byte, 4096)
+	for {
+		n, err := unix.Getxattr(path, name, buf)
+		if errors.Is(err, syscall.ERANGE) && len(buf) < 1<<20 {
+			buf = make([]byte, len(buf)*4)
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		return strings.TrimSpace(string(buf[:n])), nil
+	}
 }

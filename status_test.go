@@ -1,12 +1,11 @@
+//go:build linux
+
 package main
 
 import (
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -81,22 +80,6 @@ func TestStatusShowsHistoryProgress(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	assert.Contains(t, stdout, `"history": {`)
 	assert.Contains(t, stdout, `"hours": 3,`)
-}
-
-// xattr reads one extended attribute as a string.
-func xattr(path, name string) (string, error) {
-	buf := make([]byte, 4096)
-	for {
-		n, err := syscall.Getxattr(path, name, buf)
-		if errors.Is(err, syscall.ERANGE) && len(buf) < 1<<20 {
-			buf = make([]byte, len(buf)*4)
-			continue
-		}
-		if err != nil {
-			return "", err
-		}
-		return strings.TrimSpace(string(buf[:n])), nil
-	}
 }
 
 // TestStatusJSONAndExitCode: status --json gives each upload's state, size

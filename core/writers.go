@@ -344,6 +344,10 @@ func (o *Outbox) checkSpace(n int64) error {
 // index.DefaultMinFree for itself) can still record every file's state.
 const DefaultReserve = 64 << 20
 
+// Reserve is the free space upload/ leaves on its disk (0 when unchecked):
+// statfs of the mount counts it as unavailable.
+func (o *Outbox) Reserve() int64 { return max(o.app.opts.Reserve, 0) }
+
 // availableBytes is the space left for an unprivileged writer on dir's
 // disk.
 func availableBytes(dir string) (int64, error) { return index.Available(dir) }

@@ -58,7 +58,7 @@ var _ = (gofs.NodeGetxattrer)((*chatsDir)(nil))
 
 func (d *chatsDir) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
 	if attr != xattrHistory {
-		return 0, syscall.ENODATA
+		return 0, gofs.ENOATTR
 	}
 	p, on, err := d.app.HistoryProgress()
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 	"os"
 	"syscall"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 
@@ -69,4 +71,33 @@ func TestErrno(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A cause that fails many operations is logged once, then at most once a
+// causeRemind with the count of the failures not logged; a new cause at
+// once.
+func TestErrnoLogsOncePerCause(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logs bytes.Buffer
+		log := slog.New(slog.NewTextHandler(&logs, nil))
+		refused := func(uuid string) error {
+			return fmt.Errorf("download %s: %w", uuid, &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED})
+		}
+		for i := range 1000 {
+			assert.Equal(t, syscall.EIO, errno(log, "read", refused(fmt.Sprint("uuid-", i))))
+		}
+		assert.Equal(t, 1, bytes.Count(logs.Bytes(), []byte("\n")), logs.String())
+		assert.Contains(t, logs.String(), "uuid-0")
+
+		time.Sleep(causeRemind)
+		errno(log, "read", refused("uuid-x"))
+		assert.Equal(t, 2, bytes.Count(logs.Bytes(), []byte("\n")))
+		assert.Contains(t, logs.String(), "failures_not_logged=999")
+
+		errno(log, "read", io.ErrUnexpectedEOF) // a new cause
+		errno(log, "read", io.ErrUnexpectedEOF)
+		assert.Equal(t, 3, bytes.Count(logs.Bytes(), []byte("\n")))
+		errno(log, "lookup", refused("uuid-y")) // back to the first: a change of cause
+		assert.Equal(t, 4, bytes.Count(logs.Bytes(), []byte("\n")))
+	})
 }

@@ -232,7 +232,7 @@ var _ = (gofs.NodeGetxattrer)((*fileNode)(nil))
 
 func (n *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
 	if !core.MayHaveXattr(attr) {
-		return 0, syscall.ENODATA
+		return 0, gofs.ENOATTR
 	}
 	xs, err := n.app.Xattrs(ctx, n.entry, attr == mimeXattr)
 	if err != nil {
@@ -243,7 +243,7 @@ func (n *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint
 			return copyXattr(dest, x.Value)
 		}
 	}
-	return 0, syscall.ENODATA
+	return 0, gofs.ENOATTR
 }
 
 var _ = (gofs.NodeListxattrer)((*fileNode)(nil))

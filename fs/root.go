@@ -151,9 +151,9 @@ var _ = (gofs.NodeOnAdder)((*rootNode)(nil))
 func (r *rootNode) OnAdd(ctx context.Context) {
 	for _, a := range r.opts.Apps {
 		ino := a.Inodes()
-		app := r.NewPersistentInode(ctx, &staticDir{mounted: r.mounted}, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino.Dir})
-		r.AddChild(a.Name(), app, false)
 		log := r.opts.Logger.With("app", a.Name())
+		app := r.NewPersistentInode(ctx, &staticDir{mounted: r.mounted, app: a, log: log}, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino.Dir})
+		r.AddChild(a.Name(), app, false)
 		dir := filepath.Join(r.mnt, a.Name())
 		app.AddChild("files", app.NewPersistentInode(ctx, &filesDir{app: a, log: log, mounted: r.mounted, passthrough: !r.opts.NoPassthrough,
 			path: filepath.Join(dir, "files")}, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino.Files}), false)
@@ -203,7 +203,7 @@ func (r *rootNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint
 		return copyXattr(dest, r.opts.Control)
 	}
 	if r.opts.CacheUsage == nil {
-		return 0, syscall.ENODATA
+		return 0, gofs.ENOATTR
 	}
 	bytes, files := r.opts.CacheUsage()
 	switch attr {
@@ -212,7 +212,7 @@ func (r *rootNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint
 	case xattrCacheFiles:
 		return copyXattr(dest, strconv.Itoa(files))
 	}
-	return 0, syscall.ENODATA
+	return 0, gofs.ENOATTR
 }
 
 var _ = (gofs.NodeListxattrer)((*rootNode)(nil))
@@ -232,6 +232,8 @@ func (r *rootNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.
 type staticDir struct {
 	readOnlyDir
 	mounted time.Time
+	app     *core.App
+	log     *slog.Logger
 }
 
 var _ = (gofs.NodeLookuper)((*staticDir)(nil))

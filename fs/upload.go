@@ -6,8 +6,6 @@ import (
 	"strings"
 	"syscall"
 
-	"golang.org/x/sys/unix"
-
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
@@ -375,7 +373,42 @@ func (n *uploadNode) Getxattr(ctx context.Context, attr string, dest []byte) (ui
 	case attr == xattrError && reason != "" && state != core.StateUploading:
 		return copyXattr(dest, reason)
 	}
-	return 0, syscall.ENODATA
+	if userXattr(attr) && !n.isRoot() {
+		return n.LoopbackNode.Getxattr(ctx, attr, dest)
+	}
+	return 0, gofs.ENOATTR
+}
+
+// maxUserXattr bounds a user xattr's value: what every disk the state
+// may be on keeps (ext4's limit is a block), answered the same everywhere.
+const maxUserXattr = 4 << 10
+
+// userXattr reports whether attr is a user's own extended attribute,
+// which a staged file keeps on the staging disk (rsync -X, cp
+// --preserve=all): user.*, but not chatfs's user.chatfs.*. They are not
+// uploaded, and go with the file when it leaves upload/.
+func userXattr(attr string) bool {
+	return strings.HasPrefix(attr, "user.") && !strings.HasPrefix(attr, "user.chatfs.")
+}
+
+// userXattrs lists the user xattrs of the staged file or folder (see
+// userXattr); upload/ itself keeps none.
+func (n *uploadNode) userXattrs(ctx context.Context) ([]string, syscall.Errno) {
+	if n.isRoot() {
+		return nil, 0
+	}
+	buf := make([]byte, 64<<10) // XATTR_LIST_MAX
+	sz, en := n.LoopbackNode.Listxattr(ctx, buf)
+	if en != 0 {
+		return nil, en
+	}
+	var names []string
+	for _, name := range strings.Split(string(buf[:sz]), "\x00") {
+		if userXattr(name) {
+			names = append(names, name)
+		}
+	}
+	return names, 0
 }
 
 var _ = (gofs.NodeListxattrer)((*uploadNode)(nil))
@@ -392,15 +425,26 @@ func (n *uploadNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscal
 			names = append(names, xattrError)
 		}
 	}
-	return copyXattrNames(dest, names)
+	user, en := n.userXattrs(ctx)
+	if en != 0 {
+		return 0, en
+	}
+	return copyXattrNames(dest, append(names, user...))
 }
 
 var _ = (gofs.NodeSetxattrer)((*uploadNode)(nil))
 
-// Setxattr: the chatfs attributes are chatfs's to set; no others are kept.
+// Setxattr: the chatfs attributes are chatfs's to set; a user's own are
+// kept on the staged file (see userXattr); no others are.
 func (n *uploadNode) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
-	if strings.HasPrefix(attr, "user.chatfs.") {
+	switch {
+	case strings.HasPrefix(attr, "user.chatfs."):
 		return syscall.EPERM
+	case userXattr(attr) && !n.isRoot():
+		if len(data) > maxUserXattr {
+			return syscall.E2BIG
+		}
+		return n.LoopbackNode.Setxattr(ctx, attr, data, flags)
 	}
 	return syscall.ENOTSUP
 }
@@ -408,10 +452,13 @@ func (n *uploadNode) Setxattr(ctx context.Context, attr string, data []byte, fla
 var _ = (gofs.NodeRemovexattrer)((*uploadNode)(nil))
 
 func (n *uploadNode) Removexattr(ctx context.Context, attr string) syscall.Errno {
-	if strings.HasPrefix(attr, "user.chatfs.") {
+	switch {
+	case strings.HasPrefix(attr, "user.chatfs."):
 		return syscall.EPERM
+	case userXattr(attr) && !n.isRoot():
+		return n.LoopbackNode.Removexattr(ctx, attr)
 	}
-	return syscall.ENODATA
+	return gofs.ENOATTR
 }
 
 // uploadHandle is an open file of upload/. Writes go through the outbox,
@@ -440,7 +487,7 @@ func (h *uploadHandle) Write(ctx context.Context, data []byte, off int64) (uint3
 var _ = (gofs.FileAllocater)((*uploadHandle)(nil))
 
 func (h *uploadHandle) Allocate(ctx context.Context, off uint64, size uint64, mode uint32) syscall.Errno {
-	frees := mode&(unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_COLLAPSE_RANGE) != 0
+	frees := mode&freeingAllocModes != 0
 	if err := h.node.ob.Allocate(h.id, int64(off), int64(size), frees); err != nil {
 		return errno(h.node.log, "allocate", err)
 	}
@@ -487,6 +534,3 @@ var _ = (gofs.FilePassthroughFder)((*uploadHandle)(nil))
 
 // PassthroughFd declines passthrough: writes must pass the size check.
 func (h *uploadHandle) PassthroughFd() (int, bool) { return 0, false }
-
-// renameNoReplace is RENAME_NOREPLACE of renameat2(2).
-const renameNoReplace = 1

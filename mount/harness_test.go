@@ -1,3 +1,10 @@
+//go:build linux
+
+// The end-to-end tests mount for real through Linux's FUSE (/dev/fuse,
+// fusermount3, /proc, fusectl) and expect Linux's errnos and syscalls:
+// every file of mount_test is built on Linux only. On macOS and FreeBSD
+// the package builds and vets (.ci/run cross-compiles it).
+
 package mount_test
 
 import (

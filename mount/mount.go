@@ -11,10 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -324,20 +321,6 @@ func (m *Mount) unmount() error {
 		}
 	}
 	return nil
-}
-
-// lazyUnmount detaches a busy mount: directly as root, else through
-// fusermount3.
-func lazyUnmount(mnt string) error {
-	if os.Geteuid() == 0 {
-		return syscall.Unmount(mnt, syscall.MNT_DETACH)
-	}
-	for _, bin := range []string{"fusermount3", "fusermount"} {
-		if path, err := exec.LookPath(bin); err == nil {
-			return exec.Command(path, "-u", "-z", mnt).Run()
-		}
-	}
-	return errors.New("no fusermount3 to detach the mount with")
 }
 
 // cacheMinFree is the space the download cache leaves free on its disk,

@@ -21,8 +21,8 @@ import (
 func CheckMountpoint(mnt string) error {
 	st, err := os.Stat(mnt)
 	switch {
-	case errors.Is(err, syscall.ENOTCONN):
-		return fmt.Errorf("mount point %s is a FUSE mount whose server is gone: unmount it first (fusermount3 -u %s)", mnt, mnt)
+	case deadMount(err):
+		return fmt.Errorf("mount point %s is a FUSE mount whose server is gone: unmount it first (%s %s)", mnt, UnmountCommand, mnt)
 	case errors.Is(err, os.ErrNotExist):
 		return fmt.Errorf("mount point %s does not exist: make the directory first", mnt)
 	case err != nil:
@@ -34,14 +34,16 @@ func CheckMountpoint(mnt string) error {
 	if err != nil {
 		return fmt.Errorf("mount point: %w", err)
 	}
-	info, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return nil // no /proc: nothing more to check
-	}
-	if fuseMountedAt(string(info), real) {
-		return fmt.Errorf("mount point %s is already a FUSE mount: unmount it first (fusermount3 -u %s)", mnt, mnt)
+	if fuseMounted(real) { // live, or dead with its root's attributes cached
+		return fmt.Errorf("mount point %s is already a FUSE mount: unmount it first (%s %s)", mnt, UnmountCommand, mnt)
 	}
 	return nil
+}
+
+// deadMount reports whether err is what a FUSE mount whose server has
+// gone answers: ENOTCONN, or ECONNABORTED once the connection is aborted.
+func deadMount(err error) bool {
+	return errors.Is(err, syscall.ENOTCONN) || errors.Is(err, syscall.ECONNABORTED)
 }
 
 // fuseMountedAt reports whether mountinfo (proc(5)'s format) lists a FUSE

@@ -1,3 +1,5 @@
+//go:build linux
+
 package mount_test
 
 // Tests of README "Semantics" promises that only a real mount can hold:
