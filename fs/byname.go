@@ -110,3 +110,10 @@ var _ = (gofs.NodeReadlinker)((*linkNode)(nil))
 func (n *linkNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	return []byte(n.target), 0
 }
+
+var _ = (gofs.NodeGetxattrer)((*linkNode)(nil))
+
+// Getxattr: a link has no extended attributes (see noXattr).
+func (n *linkNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	return 0, noXattr(attr)
+}

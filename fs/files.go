@@ -222,7 +222,7 @@ var _ = (gofs.NodeGetxattrer)((*fileNode)(nil))
 
 func (n *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
 	if !core.MayHaveXattr(attr) {
-		return 0, syscall.ENODATA
+		return 0, noXattr(attr)
 	}
 	xs, err := n.app.Xattrs(ctx, n.entry, attr == mimeXattr)
 	if err != nil {

@@ -165,7 +165,7 @@ var _ = (gofs.NodeGetxattrer)((*rootNode)(nil))
 
 func (r *rootNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
 	if r.opts.CacheUsage == nil {
-		return 0, syscall.ENODATA
+		return 0, noXattr(attr)
 	}
 	bytes, files := r.opts.CacheUsage()
 	switch attr {
@@ -174,7 +174,7 @@ func (r *rootNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint
 	case xattrCacheFiles:
 		return copyXattr(dest, strconv.Itoa(files))
 	}
-	return 0, syscall.ENODATA
+	return 0, noXattr(attr)
 }
 
 var _ = (gofs.NodeListxattrer)((*rootNode)(nil))

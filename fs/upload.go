@@ -325,7 +325,7 @@ func (n *uploadNode) Getxattr(ctx context.Context, attr string, dest []byte) (ui
 	case attr == xattrError && reason != "" && state != core.StateUploading:
 		return copyXattr(dest, reason)
 	}
-	return 0, syscall.ENODATA
+	return 0, noXattr(attr)
 }
 
 var _ = (gofs.NodeListxattrer)((*uploadNode)(nil))
@@ -361,7 +361,7 @@ func (n *uploadNode) Removexattr(ctx context.Context, attr string) syscall.Errno
 	if strings.HasPrefix(attr, "user.chatfs.") {
 		return syscall.EPERM
 	}
-	return syscall.ENODATA
+	return noXattr(attr)
 }
 
 // uploadHandle is an open file of upload/. Writes go through the outbox,

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/chatfs/chatfs/remote/emulator"
 )
@@ -58,4 +59,32 @@ func TestListingShowsWhatLookupShows(t *testing.T) {
 		got[e.Name()] = target
 	}
 	assert.Equal(t, map[string]string{"photo.png": "../files/" + photo, "notes.txt": "../files/" + notes}, got)
+}
+
+// The mount keeps only user.* extended attributes: every other namespace
+// (security labels, POSIX ACLs, trusted.*) answers ENOTSUP on every kind of
+// node, not ENODATA, so that ls -l stops asking for them after the first
+// file instead of making two FUSE round trips per file (fs.noXattr).
+func TestXattrNamespacesOtherThanUserAreUnsupported(t *testing.T) {
+	svc := newService(t, emulator.Options{})
+	h := newHarness(t, svc, "")
+	require.NoError(t, os.WriteFile(h.path("upload", "a.txt"), []byte("a"), 0o644))
+	uuid := h.waitUploaded("a.txt")
+	require.NoError(t, os.WriteFile(h.path("upload", "staged.part"), []byte("s"), 0o644))
+
+	nodes := []string{h.mnt, h.path(), h.path("files"), h.path("by-name"), h.path("upload"),
+		h.path("files", uuid), h.path("by-name", "a.txt"), h.path("upload", "staged.part")}
+	buf := make([]byte, 256)
+	for _, p := range nodes {
+		for _, name := range []string{"security.selinux", "system.posix_acl_access", "system.posix_acl_default", "trusted.x"} {
+			_, err := unix.Lgetxattr(p, name, buf)
+			assert.ErrorIs(t, err, unix.ENOTSUP, "%s %s", p, name)
+		}
+		_, err := unix.Lgetxattr(p, "user.nope", buf)
+		assert.ErrorIs(t, err, unix.ENODATA, p)
+	}
+	_, err := unix.Getxattr(h.path("by-name", "a.txt"), "user.chatfs.uuid", buf)
+	assert.NoError(t, err, "through the link, files/ still answers its own attributes")
+	assert.ErrorIs(t, unix.Removexattr(h.path("upload", "staged.part"), "system.posix_acl_access"), unix.ENOTSUP)
+	assert.ErrorIs(t, unix.Setxattr(h.path("upload", "staged.part"), "system.posix_acl_access", []byte{2, 0, 0, 0}, 0), unix.ENOTSUP)
 }
