@@ -20,7 +20,8 @@ type filesDir struct {
 	app         *core.App
 	log         *slog.Logger
 	mounted     time.Time
-	passthrough bool // offer FUSE passthrough for fully cached files
+	passthrough bool     // offer FUSE passthrough for fully cached files
+	cache       dirCache // when the kernel may keep the listing
 }
 
 var _ = (gofs.NodeLookuper)((*filesDir)(nil))
@@ -51,10 +52,13 @@ func (d *filesDir) node(ctx context.Context, e core.Entry, out *fuse.EntryOut) *
 
 var _ = (gofs.NodeOpendirHandler)((*filesDir)(nil))
 
-// OpendirHandle opens a listing of files/ (see listing).
+// OpendirHandle opens a listing of files/ (see listing), which the kernel
+// may keep until the index changes (see dirCache).
 func (d *filesDir) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
-	return &listing[core.Entry]{
-		dir: d,
+	l := &listing[core.Entry]{
+		dir:     d,
+		changes: d.app.Changes,
+		lasting: func(e core.Entry) bool { return !e.File().Expired() },
 		load: func(ctx context.Context) ([]core.Entry, syscall.Errno) {
 			var list []core.Entry
 			err := d.app.List(func(e core.Entry) error {
@@ -76,7 +80,12 @@ func (d *filesDir) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHa
 			}
 			return d.node(ctx, e, out), 0
 		},
-	}, 0, 0
+	}
+	fuseFlags, fills := d.cache.open(d.app.Changes())
+	if fills {
+		l.cache = &d.cache
+	}
+	return l, fuseFlags, 0
 }
 
 var _ = (gofs.NodeGetattrer)((*filesDir)(nil))

@@ -76,6 +76,11 @@ func Mount(mountpoint string, o Options) (*fuse.Server, error) {
 			// Extended attributes are part of the contract.
 			DisableXAttrs: false,
 			MaxReadAhead:  1 << 20,
+			// The only symlinks are by-name/'s, and a link's target never
+			// changes for its inode number (../files/<uuid> of the file
+			// whose block it is in): the kernel may keep every target it
+			// read, so ls -l of by-name/ makes no READLINK per link.
+			EnableSymlinkCaching: true,
 		},
 		UID: uid,
 		GID: gid,

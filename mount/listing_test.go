@@ -1,6 +1,8 @@
 package mount_test
 
 import (
+	"bytes"
+	"context"
 	"io"
 	"os"
 	"testing"
@@ -9,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"github.com/chatfs/chatfs/remote"
 	"github.com/chatfs/chatfs/remote/emulator"
 )
 
@@ -87,4 +90,48 @@ func TestXattrNamespacesOtherThanUserAreUnsupported(t *testing.T) {
 	assert.NoError(t, err, "through the link, files/ still answers its own attributes")
 	assert.ErrorIs(t, unix.Removexattr(h.path("upload", "staged.part"), "system.posix_acl_access"), unix.ENOTSUP)
 	assert.ErrorIs(t, unix.Setxattr(h.path("upload", "staged.part"), "system.posix_acl_access", []byte{2, 0, 0, 0}, 0), unix.ENOTSUP)
+}
+
+// The kernel keeps files/'s listing between opens (fs.dirCache), but never
+// past a change: each listing right after an upload, a forget or a file
+// first looked up by uuid shows it.
+func TestListingFollowsTheIndex(t *testing.T) {
+	svc := newService(t, emulator.Options{})
+	h := newHarness(t, svc, "")
+	require.NoError(t, os.WriteFile(h.path("upload", "a.txt"), []byte("a"), 0o644))
+	a := h.waitUploaded("a.txt")
+	for range 3 { // filled, then served from the kernel's copy
+		assert.ElementsMatch(t, []string{a}, readdirnames(t, h.path("files")))
+	}
+
+	require.NoError(t, os.WriteFile(h.path("upload", "b.txt"), []byte("b"), 0o644))
+	b := h.waitUploaded("b.txt")
+	assert.ElementsMatch(t, []string{a, b}, readdirnames(t, h.path("files")), "an upload")
+	assert.ElementsMatch(t, []string{a, b}, readdirnames(t, h.path("files")))
+
+	require.NoError(t, os.Remove(h.path("by-name", "a.txt")))
+	assert.ElementsMatch(t, []string{b}, readdirnames(t, h.path("files")), "a forget through by-name/")
+	assert.ElementsMatch(t, []string{b}, readdirnames(t, h.path("files")))
+
+	res, err := svc.client(t, appID).Upload(context.Background(), remote.UploadRequest{Name: "c", File: bytes.NewReader([]byte("c")), Size: 1})
+	require.NoError(t, err)
+	_, err = os.Stat(h.path("files", res.UUID))
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{b, res.UUID}, readdirnames(t, h.path("files")), "a file looked up by uuid")
+
+	// A reader that stays open across a change sees its own listing; the
+	// next one sees the change.
+	dir, err := os.Open(h.path("files"))
+	require.NoError(t, err)
+	defer dir.Close()
+	first, err := dir.Readdirnames(1)
+	require.NoError(t, err)
+	require.NoError(t, os.Remove(h.path("files", b)))
+	rest, err := dir.Readdirnames(-1)
+	require.NoError(t, err)
+	assert.Len(t, append(first, rest...), 2)
+	assert.ElementsMatch(t, []string{res.UUID}, readdirnames(t, h.path("files")), "a forget while a reader is open")
+	require.NoError(t, dir.Close())
+	assert.ElementsMatch(t, []string{res.UUID}, readdirnames(t, h.path("files")))
+	assert.ElementsMatch(t, []string{res.UUID}, readdirnames(t, h.path("files")))
 }
