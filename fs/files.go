@@ -42,8 +42,11 @@ func (d *filesDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 
 // node returns the inode of an entry looked up, and fills out.
 func (d *filesDir) node(ctx context.Context, e core.Entry, out *fuse.EntryOut) *gofs.Inode {
-	n := &fileNode{app: d.app, log: d.log, entry: e, passthrough: d.passthrough}
 	size, final := d.app.Size(e)
+	n := &fileNode{dir: d, name: e.Name(), restricted: e.File().Restricted(), uploaded: e.File().Uploaded().UnixNano(), ino: e.Ino()}
+	if final {
+		n.size = size
+	}
 	n.fill(&out.Attr, size)
 	out.SetEntryTimeout(immutableTimeout)
 	out.SetAttrTimeout(attrTimeout(final))
@@ -109,14 +112,17 @@ func (d *filesDir) Unlink(ctx context.Context, name string) syscall.Errno {
 	return errno(d.log, "unlink", d.app.Forget(uuid))
 }
 
-// fileNode is a file of files/ or its thumbnail.
+// fileNode is a file of files/ or its thumbnail. It keeps what its
+// attributes need, not the file's record, which it reads again when opened
+// or asked for its xattrs (entry): the kernel may hold one per file.
 type fileNode struct {
 	gofs.Inode
 	// read only
-	app         *core.App
-	log         *slog.Logger
-	entry       core.Entry
-	passthrough bool
+	dir        *filesDir
+	name       string // <uuid> or <uuid>.thumb
+	ino        uint64
+	uploaded   int64 // unix nanoseconds: the node's times
+	restricted bool
 
 	// The kernel refuses (EIO) a passthrough open of an inode that has
 	// files open through the page cache, and a page-cache open of one that
@@ -124,21 +130,27 @@ type fileNode struct {
 	// file is opened by passthrough only when no cached handle is open, and
 	// with direct I/O while passthrough handles are.
 	mu               sync.Mutex
-	cachedOpens      int // handles open through the page cache. GUARDED_BY(mu)
-	passthroughOpens int // handles open by passthrough. GUARDED_BY(mu)
+	cachedOpens      int   // handles open through the page cache. GUARDED_BY(mu)
+	passthroughOpens int   // handles open by passthrough. GUARDED_BY(mu)
+	size             int64 // the final size; 0 until known. GUARDED_BY(mu)
+}
+
+// entry looks the node's name up again, as a lookup of it would.
+func (n *fileNode) entry(ctx context.Context) (core.Entry, error) {
+	return n.dir.app.Lookup(ctx, n.name)
 }
 
 // fill sets a file's attributes from its size: real size (0 while
 // unknown), upload time as mtime, read-only.
 func (n *fileNode) fill(out *fuse.Attr, size int64) {
-	out.Ino = n.entry.Ino()
+	out.Ino = n.ino
 	out.Mode = syscall.S_IFREG | n.mode()
 	out.Nlink = 1
 	if size > 0 {
 		out.Size = uint64(size)
 		out.Blocks = (out.Size + 511) / 512
 	}
-	t := n.entry.File().Uploaded()
+	t := time.Unix(0, n.uploaded)
 	out.SetTimes(&t, &t, &t)
 }
 
@@ -147,7 +159,7 @@ func (n *fileNode) fill(out *fuse.Attr, size int64) {
 // which only the mounting user holds. Others see any of them only with
 // --allow-other.
 func (n *fileNode) mode() uint32 {
-	if n.entry.File().Restricted() {
+	if n.restricted {
 		return 0o400
 	}
 	return 0o444
@@ -166,9 +178,26 @@ func attrTimeout(final bool) time.Duration {
 var _ = (gofs.NodeGetattrer)((*fileNode)(nil))
 
 func (n *fileNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	size, final, err := n.app.Stat(ctx, n.entry)
+	n.mu.Lock()
+	size := n.size
+	n.mu.Unlock()
+	if size > 0 {
+		n.fill(&out.Attr, size)
+		out.SetTimeout(immutableTimeout)
+		return 0
+	}
+	e, err := n.entry(ctx)
 	if err != nil {
-		return errno(n.log, "getattr", err)
+		return errno(n.dir.log, "getattr", err)
+	}
+	size, final, err := n.dir.app.Stat(ctx, e)
+	if err != nil {
+		return errno(n.dir.log, "getattr", err)
+	}
+	if final {
+		n.mu.Lock()
+		n.size = size
+		n.mu.Unlock()
 	}
 	n.fill(&out.Attr, size)
 	out.SetTimeout(attrTimeout(final))
@@ -187,12 +216,16 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
 		return nil, 0, syscall.EROFS
 	}
-	h, err := n.app.Open(ctx, n.entry)
+	e, err := n.entry(ctx)
 	if err != nil {
-		return nil, 0, errno(n.log, "open", err)
+		return nil, 0, errno(n.dir.log, "open", err)
 	}
-	fh := &readHandle{h: h, log: n.log}
-	if _, final := n.app.Size(n.entry); !final {
+	h, err := n.dir.app.Open(ctx, e)
+	if err != nil {
+		return nil, 0, errno(n.dir.log, "open", err)
+	}
+	fh := &readHandle{h: h, log: n.dir.log}
+	if _, final := n.dir.app.Size(e); !final {
 		// The size is unknown, or only announced by a download that may
 		// yet fail: the kernel must not cut reads at a size it was told
 		// (0, or one that later proves wrong), nor turn a failed download
@@ -202,7 +235,7 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	switch {
-	case n.passthrough && h.Complete() && n.cachedOpens == 0:
+	case n.dir.passthrough && h.Complete() && n.cachedOpens == 0:
 		n.passthroughOpens++
 		fh.onRelease = n.released(&n.passthroughOpens)
 		return &passthroughHandle{fh}, fuse.FOPEN_KEEP_CACHE, 0
@@ -233,9 +266,13 @@ func (n *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint
 	if !core.MayHaveXattr(attr) {
 		return 0, noXattr(attr)
 	}
-	xs, err := n.app.Xattrs(ctx, n.entry, attr == mimeXattr)
+	e, err := n.entry(ctx)
 	if err != nil {
-		return 0, errno(n.log, "getxattr", err)
+		return 0, errno(n.dir.log, "getxattr", err)
+	}
+	xs, err := n.dir.app.Xattrs(ctx, e, attr == mimeXattr)
+	if err != nil {
+		return 0, errno(n.dir.log, "getxattr", err)
 	}
 	for _, x := range xs {
 		if x.Name == attr && (x.Name != core.XattrShareSecret || byOwner(ctx)) {
@@ -248,9 +285,13 @@ func (n *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint
 var _ = (gofs.NodeListxattrer)((*fileNode)(nil))
 
 func (n *fileNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
-	xs, err := n.app.Xattrs(ctx, n.entry, true)
+	e, err := n.entry(ctx)
 	if err != nil {
-		return 0, errno(n.log, "listxattr", err)
+		return 0, errno(n.dir.log, "listxattr", err)
+	}
+	xs, err := n.dir.app.Xattrs(ctx, e, true)
+	if err != nil {
+		return 0, errno(n.dir.log, "listxattr", err)
 	}
 	var names []string
 	for _, x := range xs {
