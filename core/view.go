@@ -43,6 +43,16 @@ func (f File) Restricted() bool { return f.f.ShareSecret != "" || f.f.ThumbSecre
 // change to the index (App.Changes).
 func (f File) Expired() bool { return f.f.Expired }
 
+// Known returns the file of that uuid if the index holds it, asking no
+// server.
+func (a *App) Known(uuid string) (File, bool) {
+	f, err := a.opts.Index.Get(a.opts.Name, uuid)
+	if err != nil {
+		return File{}, false
+	}
+	return File{f}, true
+}
+
 // Changes counts the changes to the index (see index.DB.Changes): while it
 // stays the same, so do the app's listings, except for the expired files
 // they show (File.Expired).

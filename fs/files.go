@@ -22,6 +22,8 @@ type filesDir struct {
 	mounted     time.Time
 	passthrough bool     // offer FUSE passthrough for fully cached files
 	cache       dirCache // when the kernel may keep the listing
+	inv         *invalidator
+	byName      *byNameDir
 }
 
 var _ = (gofs.NodeLookuper)((*filesDir)(nil))
@@ -109,7 +111,17 @@ func (d *filesDir) Unlink(ctx context.Context, name string) syscall.Errno {
 	if thumb {
 		return syscall.EPERM // a thumbnail goes with its file
 	}
-	return errno(d.log, "unlink", d.app.Forget(uuid))
+	f, known := d.app.Known(uuid)
+	if err := d.app.Forget(uuid); err != nil {
+		return errno(d.log, "unlink", err)
+	}
+	// The kernel drops files/<uuid> itself; the file's other entries it
+	// keeps for good, so ask it to drop them.
+	d.inv.entry(d.EmbeddedInode(), uuid+core.ThumbSuffix)
+	if known && f.LinkName() != "" {
+		d.inv.entry(d.byName.EmbeddedInode(), f.LinkName())
+	}
+	return 0
 }
 
 // fileNode is a file of files/ or its thumbnail. It keeps what its

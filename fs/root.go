@@ -29,10 +29,7 @@ import (
 // the name upload/), so a path walk does not ask for them again; upload/'s
 // contents are uncached because uploads take files out of it behind the
 // kernel's back.
-const (
-	immutableTimeout = time.Hour
-	listingTimeout   = time.Second
-)
+const immutableTimeout = time.Hour
 
 // Options configure a mount.
 type Options struct {
@@ -50,15 +47,15 @@ type Options struct {
 }
 
 // Mount mounts the apps at mountpoint and returns the serving server.
-// Unmount with server.Unmount().
-func Mount(mountpoint string, o Options) (*fuse.Server, error) {
+// Unmount with server.Unmount(), then call server.Wait().
+func Mount(mountpoint string, o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
 	if o.FsName == "" {
 		o.FsName = "chatfs"
 	}
-	root := &rootNode{opts: o, mounted: time.Now()}
+	root := &rootNode{opts: o, mounted: time.Now(), inv: newInvalidator()}
 	uid, gid := uint32(os.Getuid()), uint32(os.Getgid())
 	opts := &gofs.Options{
 		MountOptions: fuse.MountOptions{
@@ -92,13 +89,33 @@ func Mount(mountpoint string, o Options) (*fuse.Server, error) {
 	}
 	server, err := fuse.NewServer(negativeLookups{gofs.NewNodeFS(root, opts)}, mountpoint, &opts.MountOptions)
 	if err != nil {
+		root.inv.stop()
 		return nil, err
 	}
-	go server.Serve()
+	s := &Server{Server: server, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		server.Serve()
+		root.inv.stop()
+	}()
 	if err := server.WaitMount(); err != nil {
 		return nil, err
 	}
-	return server, nil
+	return s, nil
+}
+
+// Server is a mounted chatfs: a go-fuse server whose Wait also waits for
+// chatfs's own goroutine (see invalidator).
+type Server struct {
+	*fuse.Server
+	done chan struct{} // closed when serving and the invalidator have ended
+}
+
+// Wait returns once the file system is unmounted and everything serving
+// it has ended.
+func (s *Server) Wait() {
+	s.Server.Wait()
+	<-s.done
 }
 
 // negativeLookups lets a node's Lookup ask the kernel to cache its ENOENT:
@@ -123,7 +140,8 @@ func (n negativeLookups) Lookup(cancel <-chan struct{}, header *fuse.InHeader, n
 type rootNode struct {
 	readOnlyDir
 	opts    Options
-	mounted time.Time // shown as the times of the synthetic directories
+	mounted time.Time    // shown as the times of the synthetic directories
+	inv     *invalidator // drops kernel entries of forgotten files
 }
 
 var _ = (gofs.NodeOnAdder)((*rootNode)(nil))
@@ -134,10 +152,11 @@ func (r *rootNode) OnAdd(ctx context.Context) {
 		app := r.NewPersistentInode(ctx, &staticDir{mounted: r.mounted}, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino.Dir})
 		r.AddChild(a.Name(), app, false)
 		log := r.opts.Logger.With("app", a.Name())
-		app.AddChild("files", app.NewPersistentInode(ctx, &filesDir{app: a, log: log, mounted: r.mounted, passthrough: !r.opts.NoPassthrough},
-			gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino.Files}), false)
-		app.AddChild("by-name", app.NewPersistentInode(ctx, &byNameDir{app: a, log: log, mounted: r.mounted},
-			gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino.ByName}), false)
+		files := &filesDir{app: a, log: log, mounted: r.mounted, passthrough: !r.opts.NoPassthrough, inv: r.inv}
+		byName := &byNameDir{app: a, log: log, mounted: r.mounted, inv: r.inv, files: files}
+		files.byName = byName
+		app.AddChild("files", app.NewPersistentInode(ctx, files, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino.Files}), false)
+		app.AddChild("by-name", app.NewPersistentInode(ctx, byName, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino.ByName}), false)
 		up, err := newUploadRoot(a, log)
 		if err != nil {
 			log.Error("upload/ unavailable", "err", err)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -104,14 +105,32 @@ func TestListingFollowsTheIndex(t *testing.T) {
 		assert.ElementsMatch(t, []string{a}, readdirnames(t, h.path("files")))
 	}
 
+	for range 3 {
+		assert.ElementsMatch(t, []string{"a.txt"}, readdirnames(t, h.path("by-name")))
+	}
+
 	require.NoError(t, os.WriteFile(h.path("upload", "b.txt"), []byte("b"), 0o644))
 	b := h.waitUploaded("b.txt")
 	assert.ElementsMatch(t, []string{a, b}, readdirnames(t, h.path("files")), "an upload")
 	assert.ElementsMatch(t, []string{a, b}, readdirnames(t, h.path("files")))
+	assert.ElementsMatch(t, []string{"a.txt", "b.txt"}, readdirnames(t, h.path("by-name")), "an upload")
 
 	require.NoError(t, os.Remove(h.path("by-name", "a.txt")))
 	assert.ElementsMatch(t, []string{b}, readdirnames(t, h.path("files")), "a forget through by-name/")
 	assert.ElementsMatch(t, []string{b}, readdirnames(t, h.path("files")))
+	assert.ElementsMatch(t, []string{"b.txt"}, readdirnames(t, h.path("by-name")))
+	// by-name/ entries are cached for good: forgetting through files/
+	// drops the link's entry too (fs.invalidator).
+	_, err := os.Lstat(h.path("by-name", "b.txt"))
+	require.NoError(t, err)
+	require.NoError(t, os.Remove(h.path("files", b)))
+	eventually(t, 5*time.Second, "by-name/b.txt to go", func() bool {
+		_, err := os.Lstat(h.path("by-name", "b.txt"))
+		return os.IsNotExist(err)
+	})
+	assert.Empty(t, readdirnames(t, h.path("by-name")))
+	require.NoError(t, os.WriteFile(h.path("upload", "b2.txt"), []byte("b"), 0o644))
+	b = h.waitUploaded("b2.txt")
 
 	res, err := svc.client(t, appID).Upload(context.Background(), remote.UploadRequest{Name: "c", File: bytes.NewReader([]byte("c")), Size: 1})
 	require.NoError(t, err)

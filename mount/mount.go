@@ -16,8 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hanwen/go-fuse/v2/fuse"
-
 	"github.com/chatfs/chatfs/cache"
 	"github.com/chatfs/chatfs/config"
 	"github.com/chatfs/chatfs/core"
@@ -64,7 +62,7 @@ type Options struct {
 // embedded emulator's: Close stops them in the order unmount → apps →
 // cache → index (see Close).
 type Mount struct {
-	Server  *fuse.Server
+	Server  *chatfs.Server
 	Apps    []*core.App
 	Index   *index.DB
 	Cache   *cache.Cache
