@@ -110,8 +110,11 @@ for n in $ns; do
           find)    c=(find "$mnt");                 l=(find "$local") ;;
         esac
         if [ "$mode" = cold ]; then cold "$state"; fi
+        # warm: the cold local run before dropped chatfs's kernel caches too
+        if [ "$mode" = warm ]; then "${c[@]}" >/dev/null; fi
         tc=$(ms "${c[@]}")
         if [ "$mode" = cold ]; then cold "$state"; fi
+        if [ "$mode" = warm ]; then "${l[@]}" >/dev/null; fi
         tl=$(ms "${l[@]}")
         ratio=$(awk -v a="$tc" -v b="$tl" 'BEGIN { printf "%.2f", a / (b > 0 ? b : 1) }')
         r[$what-$mode]+="$ratio "
