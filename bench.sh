@@ -84,6 +84,7 @@ summary() {
     m = (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2
     printf "| %s | %.2f× | %.2f–%.2f× |\n", l, m, a[1], a[NR] }'
 }
+rss_of() { awk '/^VmRSS/ {printf "%.0f MiB", $2/1024}' "/proc/$1/status"; }
 cold() { # state: drop the caches, or mount afresh
   if [ "$can_drop" = 1 ]; then sync; echo 3 >/proc/sys/vm/drop_caches
   else stop_mount; start_mount "$1"; fi
@@ -99,6 +100,7 @@ for n in $ns; do
   (cd "$local/files" && seq -f "%07g" 1 "$n" | xargs touch)
   (cd "$local/by-name" && seq -f "%07g" 1 "$n" | xargs -I{} ln -s ../files/{} link-{})
   start_mount "$state"
+  rss_idle=$(rss_of "$mount_pid")
   [ "$(ls "$mnt/bench/files" | wc -l)" -ge "$n" ] || die "files/ lists fewer than $n files"
   cold "$state"
   declare -A r=()
@@ -112,8 +114,11 @@ for n in $ns; do
           find)    c=(find "$mnt");                 l=(find "$local") ;;
         esac
         if [ "$mode" = cold ]; then cold "$state"; fi
+        # warm: the cold local run before dropped chatfs's kernel caches too
+        if [ "$mode" = warm ]; then "${c[@]}" >/dev/null; fi
         tc=$(ms "${c[@]}")
         if [ "$mode" = cold ]; then cold "$state"; fi
+        if [ "$mode" = warm ]; then "${l[@]}" >/dev/null; fi
         tl=$(ms "${l[@]}")
         ratio=$(awk -v a="$tc" -v b="$tl" 'BEGIN { printf "%.2f", a / (b > 0 ? b : 1) }')
         r[$what-$mode]+="$ratio "
@@ -125,6 +130,15 @@ for n in $ns; do
   done
   rss=$(awk '/^VmRSS/ {printf "%.0f MiB", $2/1024}' "/proc/$mount_pid/status")
   echo "RSS of the mount after listing: $rss"
+  # The kernel forgets the inodes (drop_caches 2: dentries and inodes);
+  # chatfs should let go of its nodes, and the Go runtime return the pages.
+  rss_forgot=
+  if [ "$can_drop" = 1 ]; then
+    sync; echo 2 >/proc/sys/vm/drop_caches
+    sleep 10 # the Go scavenger returns freed pages over a few seconds
+    rss_forgot=$(rss_of "$mount_pid")
+  fi
+  echo "RSS of the mount: idle $rss_idle, after the kernel forgot its inodes ${rss_forgot:-(not measured)}"
   for what in files by-name find; do
     for mode in cold warm; do
       # shellcheck disable=SC2086
@@ -134,6 +148,8 @@ for n in $ns; do
     done
   done
   table+=("| $n | RSS after listing | | $rss | | |")
+  table+=("| $n | RSS idle (mounted, nothing listed) | | $rss_idle | | |")
+  [ -z "$rss_forgot" ] || table+=("| $n | RSS after the kernel forgot (drop_caches 2) | | $rss_forgot | | |")
   unset r
   stop_mount
   rm -rf "$local"

@@ -37,6 +37,27 @@ func (f File) Uploaded() time.Time { return f.f.Uploaded }
 // share-secret, which only the mounting user holds.
 func (f File) Restricted() bool { return f.f.ShareSecret != "" || f.f.ThumbSecret != "" }
 
+// Expired reports whether the server said the file expired: it is shown
+// only while its bytes stay in the download cache, which may drop them at
+// any time, so a listing that shows it may be out of date without a
+// change to the index (App.Changes).
+func (f File) Expired() bool { return f.f.Expired }
+
+// Known returns the file of that uuid if the index holds it, asking no
+// server.
+func (a *App) Known(uuid string) (File, bool) {
+	f, err := a.opts.Index.Get(a.opts.Name, uuid)
+	if err != nil {
+		return File{}, false
+	}
+	return File{f}, true
+}
+
+// Changes counts the changes to the index (see index.DB.Changes): while it
+// stays the same, so do the app's listings, except for the expired files
+// they show (File.Expired).
+func (a *App) Changes() uint64 { return a.opts.Index.Changes() }
+
 // Entry is one name in files/: a file, or its thumbnail.
 type Entry struct {
 	file  index.File

@@ -20,8 +20,11 @@ type filesDir struct {
 	app         *core.App
 	log         *slog.Logger
 	mounted     time.Time
-	passthrough bool   // offer FUSE passthrough for fully cached files
-	path        string // its absolute path, for the desktop's thumbnails
+	passthrough bool     // offer FUSE passthrough for fully cached files
+	path        string   // its absolute path, for the desktop's thumbnails
+	cache       dirCache // when the kernel may keep the listing
+	inv         *invalidator
+	byName      *byNameDir
 }
 
 var _ = (gofs.NodeLookuper)((*filesDir)(nil))
@@ -42,8 +45,11 @@ func (d *filesDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 
 // node returns the inode of an entry looked up, and fills out.
 func (d *filesDir) node(ctx context.Context, e core.Entry, out *fuse.EntryOut) *gofs.Inode {
-	n := &fileNode{app: d.app, log: d.log, entry: e, passthrough: d.passthrough}
 	size, final := d.app.Size(e)
+	n := &fileNode{dir: d, name: e.Name(), restricted: e.File().Restricted(), thumb: e.Thumb, uploaded: e.File().Uploaded().UnixNano(), ino: e.Ino()}
+	if final {
+		n.size = size
+	}
 	n.fill(&out.Attr, size)
 	out.SetEntryTimeout(immutableTimeout)
 	out.SetAttrTimeout(attrTimeout(final))
@@ -52,10 +58,13 @@ func (d *filesDir) node(ctx context.Context, e core.Entry, out *fuse.EntryOut) *
 
 var _ = (gofs.NodeOpendirHandler)((*filesDir)(nil))
 
-// OpendirHandle opens a listing of files/ (see listing).
+// OpendirHandle opens a listing of files/ (see listing), which the kernel
+// may keep until the index changes (see dirCache).
 func (d *filesDir) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
-	return &listing[core.Entry]{
-		dir: d,
+	l := &listing[core.Entry]{
+		dir:     d,
+		changes: d.app.Changes,
+		lasting: func(e core.Entry) bool { return !e.File().Expired() },
 		load: func(ctx context.Context) ([]core.Entry, syscall.Errno) {
 			var list []core.Entry
 			err := d.app.List(func(e core.Entry) error {
@@ -78,7 +87,12 @@ func (d *filesDir) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHa
 			}
 			return d.node(ctx, e, out), 0
 		},
-	}, 0, 0
+	}
+	fuseFlags, fills := d.cache.open(d.app.Changes())
+	if fills {
+		l.cache = &d.cache
+	}
+	return l, fuseFlags, 0
 }
 
 var _ = (gofs.NodeGetattrer)((*filesDir)(nil))
@@ -99,17 +113,31 @@ func (d *filesDir) Unlink(ctx context.Context, name string) syscall.Errno {
 	if thumb {
 		return syscall.EPERM // a thumbnail goes with its file
 	}
-	return errno(d.log, "unlink", d.app.Forget(uuid))
+	f, known := d.app.Known(uuid)
+	if err := d.app.Forget(uuid); err != nil {
+		return errno(d.log, "unlink", err)
+	}
+	// The kernel drops files/<uuid> itself; the file's other entries it
+	// keeps for good, so ask it to drop them.
+	d.inv.entry(d.EmbeddedInode(), uuid+core.ThumbSuffix)
+	if known && f.LinkName() != "" {
+		d.inv.entry(d.byName.EmbeddedInode(), f.LinkName())
+	}
+	return 0
 }
 
-// fileNode is a file of files/ or its thumbnail.
+// fileNode is a file of files/ or its thumbnail. It keeps what its
+// attributes need, not the file's record, which it reads again when opened
+// or asked for its xattrs (entry): the kernel may hold one per file.
 type fileNode struct {
 	gofs.Inode
 	// read only
-	app         *core.App
-	log         *slog.Logger
-	entry       core.Entry
-	passthrough bool
+	dir        *filesDir
+	name       string // <uuid> or <uuid>.thumb
+	ino        uint64
+	uploaded   int64 // unix nanoseconds: the node's times
+	restricted bool
+	thumb      bool // <uuid>.thumb: no lifetime of its own
 
 	// The kernel refuses (EIO) a passthrough open of an inode that has
 	// files open through the page cache, and a page-cache open of one that
@@ -117,14 +145,20 @@ type fileNode struct {
 	// file is opened by passthrough only when no cached handle is open, and
 	// with direct I/O while passthrough handles are.
 	mu               sync.Mutex
-	cachedOpens      int // handles open through the page cache. GUARDED_BY(mu)
-	passthroughOpens int // handles open by passthrough. GUARDED_BY(mu)
+	cachedOpens      int   // handles open through the page cache. GUARDED_BY(mu)
+	passthroughOpens int   // handles open by passthrough. GUARDED_BY(mu)
+	size             int64 // the final size; 0 until known. GUARDED_BY(mu)
+}
+
+// entry looks the node's name up again, as a lookup of it would.
+func (n *fileNode) entry(ctx context.Context) (core.Entry, error) {
+	return n.dir.app.Lookup(ctx, n.name)
 }
 
 // fill sets a file's attributes from its size: real size (0 while
 // unknown), upload time as mtime, read-only.
 func (n *fileNode) fill(out *fuse.Attr, size int64) {
-	out.Ino = n.entry.Ino()
+	out.Ino = n.ino
 	out.Mode = syscall.S_IFREG | n.mode()
 	out.Nlink = 1
 	out.Blksize = maxRequest // readers read that much per request
@@ -132,7 +166,7 @@ func (n *fileNode) fill(out *fuse.Attr, size int64) {
 		out.Size = uint64(size)
 		out.Blocks = (out.Size + 511) / 512
 	}
-	t := n.entry.File().Uploaded()
+	t := time.Unix(0, n.uploaded)
 	out.SetTimes(&t, &t, &t)
 }
 
@@ -145,10 +179,10 @@ func (n *fileNode) fill(out *fuse.Attr, size int64) {
 // and 0400.
 func (n *fileNode) mode() uint32 {
 	m := uint32(0o444)
-	if n.entry.File().Restricted() {
+	if n.restricted {
 		m = 0o400
 	}
-	if !n.entry.Thumb {
+	if !n.thumb {
 		m |= 0o200
 	}
 	return m
@@ -167,9 +201,26 @@ func attrTimeout(final bool) time.Duration {
 var _ = (gofs.NodeGetattrer)((*fileNode)(nil))
 
 func (n *fileNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	size, final, err := n.app.Stat(ctx, n.entry)
+	n.mu.Lock()
+	size := n.size
+	n.mu.Unlock()
+	if size > 0 {
+		n.fill(&out.Attr, size)
+		out.SetTimeout(immutableTimeout)
+		return 0
+	}
+	e, err := n.entry(ctx)
 	if err != nil {
-		return errno(n.log, "getattr", err)
+		return errno(n.dir.log, "getattr", err)
+	}
+	size, final, err := n.dir.app.Stat(ctx, e)
+	if err != nil {
+		return errno(n.dir.log, "getattr", err)
+	}
+	if final {
+		n.mu.Lock()
+		n.size = size
+		n.mu.Unlock()
 	}
 	n.fill(&out.Attr, size)
 	out.SetTimeout(attrTimeout(final))
@@ -188,12 +239,16 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
 		return nil, 0, syscall.EROFS
 	}
-	h, err := n.app.Open(ctx, n.entry)
+	e, err := n.entry(ctx)
 	if err != nil {
-		return nil, 0, errno(n.log, "open", err)
+		return nil, 0, errno(n.dir.log, "open", err)
 	}
-	fh := &readHandle{h: h, log: n.log}
-	if _, final := n.app.Size(n.entry); !final {
+	h, err := n.dir.app.Open(ctx, e)
+	if err != nil {
+		return nil, 0, errno(n.dir.log, "open", err)
+	}
+	fh := &readHandle{h: h, log: n.dir.log}
+	if _, final := n.dir.app.Size(e); !final {
 		// The size is unknown, or only announced by a download that may
 		// yet fail: the kernel must not cut reads at a size it was told
 		// (0, or one that later proves wrong), nor turn a failed download
@@ -203,7 +258,7 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	switch {
-	case n.passthrough && h.Complete() && n.cachedOpens == 0:
+	case n.dir.passthrough && h.Complete() && n.cachedOpens == 0:
 		n.passthroughOpens++
 		fh.onRelease = n.released(&n.passthroughOpens)
 		return &passthroughHandle{fh}, fuse.FOPEN_KEEP_CACHE, 0
@@ -232,11 +287,15 @@ var _ = (gofs.NodeGetxattrer)((*fileNode)(nil))
 
 func (n *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
 	if !core.MayHaveXattr(attr) {
-		return 0, gofs.ENOATTR
+		return 0, noXattr(attr)
 	}
-	xs, err := n.app.Xattrs(ctx, n.entry, attr == mimeXattr)
+	e, err := n.entry(ctx)
 	if err != nil {
-		return 0, errno(n.log, "getxattr", err)
+		return 0, errno(n.dir.log, "getxattr", err)
+	}
+	xs, err := n.dir.app.Xattrs(ctx, e, attr == mimeXattr)
+	if err != nil {
+		return 0, errno(n.dir.log, "getxattr", err)
 	}
 	for _, x := range xs {
 		if x.Name == attr && (x.Name != core.XattrShareSecret || byOwner(ctx)) {
@@ -249,9 +308,13 @@ func (n *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint
 var _ = (gofs.NodeListxattrer)((*fileNode)(nil))
 
 func (n *fileNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
-	xs, err := n.app.Xattrs(ctx, n.entry, true)
+	e, err := n.entry(ctx)
 	if err != nil {
-		return 0, errno(n.log, "listxattr", err)
+		return 0, errno(n.dir.log, "listxattr", err)
+	}
+	xs, err := n.dir.app.Xattrs(ctx, e, true)
+	if err != nil {
+		return 0, errno(n.dir.log, "listxattr", err)
 	}
 	var names []string
 	for _, x := range xs {
@@ -270,10 +333,14 @@ func (n *fileNode) Setxattr(ctx context.Context, attr string, data []byte, flags
 	switch {
 	case attr != core.XattrLifetime:
 		return syscall.EROFS
-	case n.entry.Thumb:
+	case n.thumb:
 		return syscall.EPERM // a thumbnail goes with its file
 	}
-	return errno(n.log, "setxattr", n.app.SetLifetime(ctx, n.entry, string(data)))
+	e, err := n.entry(ctx)
+	if err != nil {
+		return errno(n.dir.log, "setxattr", err)
+	}
+	return errno(n.dir.log, "setxattr", n.dir.app.SetLifetime(ctx, e, string(data)))
 }
 
 var _ = (gofs.NodeRemovexattrer)((*fileNode)(nil))

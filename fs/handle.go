@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -57,6 +58,20 @@ func (p *passthroughHandle) PassthroughFd() (int, bool) {
 		return 0, false
 	}
 	return int(f.Fd()), true
+}
+
+// noXattr is the answer for an extended attribute a node does not have:
+// ENODATA for a user.* name, ENOTSUP for any other. The mount keeps no
+// security labels, ACLs or trusted.* attributes anywhere (setting one fails
+// with ENOTSUP), and saying so rather than "not set" lets ls -l stop asking:
+// coreutils remembers a device that answered ENOTSUP for security.selinux
+// and system.posix_acl_access, and asks no more of its files, where ENODATA
+// costs two FUSE round trips per file listed.
+func noXattr(attr string) syscall.Errno {
+	if strings.HasPrefix(attr, "user.") {
+		return gofs.ENOATTR
+	}
+	return syscall.ENOTSUP
 }
 
 // copyXattr answers a getxattr: the size when dest is empty, ERANGE when it

@@ -17,10 +17,16 @@ import (
 // back to the directory's own Lookup.
 type listing[T any] struct {
 	// read only
-	dir    gofs.NodeLookuper
-	load   func(ctx context.Context) ([]T, syscall.Errno)
-	dirent func(T) fuse.DirEntry
-	lookup func(ctx context.Context, item T, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno)
+	dir   gofs.NodeLookuper
+	cache *dirCache // nil: the kernel does not keep this listing
+	// changes is App.Changes, read before each load when cache is set.
+	changes func() uint64
+	load    func(ctx context.Context) ([]T, syscall.Errno)
+	// lasting reports whether an item stays listed until the index
+	// changes; nil: all do.
+	lasting func(T) bool
+	dirent  func(T) fuse.DirEntry
+	lookup  func(ctx context.Context, item T, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno)
 
 	mu     sync.Mutex
 	items  []T      // GUARDED_BY(mu)
@@ -35,11 +41,18 @@ func (l *listing[T]) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Er
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.loaded {
+		var gen uint64
+		if l.cache != nil {
+			gen = l.changes()
+		}
 		items, errno := l.load(ctx)
 		if errno != 0 {
 			return nil, errno
 		}
 		l.items, l.names, l.loaded = items, make([]string, len(items)), true
+		if l.cache != nil {
+			l.cache.filled(gen, l.volatile(items))
+		}
 	}
 	if l.pos >= len(l.items) {
 		return nil, 0
@@ -49,6 +62,20 @@ func (l *listing[T]) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Er
 	l.pos++
 	de.Off = uint64(l.pos)
 	return &de, 0
+}
+
+// volatile reports whether some item may leave the listing without a
+// change to the index.
+func (l *listing[T]) volatile(items []T) bool {
+	if l.lasting == nil {
+		return false
+	}
+	for _, it := range items {
+		if !l.lasting(it) {
+			return true
+		}
+	}
+	return false
 }
 
 var _ = (gofs.FileSeekdirer)((*listing[int])(nil))
@@ -88,4 +115,69 @@ func (l *listing[T]) Releasedir(ctx context.Context, releaseFlags uint32) {
 	l.mu.Lock()
 	l.items, l.names = nil, nil
 	l.mu.Unlock()
+	if l.cache != nil {
+		l.cache.release()
+	}
+}
+
+// dirCache decides when the kernel may keep a directory's listing in its
+// page cache (FOPEN_CACHE_DIR) and serve it again without asking: a warm
+// ls -l of files/ then makes no READDIRPLUS at all, and needs no lookups
+// either, as files/ entries and attributes are cached for good. The copy is
+// good while the index has not changed since the listing it holds was read
+// (App.Changes) and that listing showed nothing that may go without a
+// change to the index (an expired file, shown while its bytes are cached).
+// Otherwise the next open asks the kernel to drop its copy: an open without
+// FOPEN_KEEP_CACHE invalidates the directory's cached pages, and that open
+// reads from chatfs uncached; the open after it fills the cache again. A
+// handle that may still be filling the cache with an older listing when the
+// copy is dropped could put it back, so the copy counts as clean again only
+// once it is dropped with no such handle open.
+type dirCache struct {
+	mu      sync.Mutex
+	held    bool   // the kernel may hold a copy of the listing. GUARDED_BY(mu)
+	gen     uint64 // App.Changes before the listing it holds was read. GUARDED_BY(mu)
+	mixed   bool   // it may hold older listings, or volatile ones. GUARDED_BY(mu)
+	fillers int    // handles open that may fill it. GUARDED_BY(mu)
+}
+
+// open returns the open flags for a new handle of the directory, now that
+// App.Changes is now, and whether the handle may fill the kernel's cache;
+// if so, call release when the handle is released.
+func (c *dirCache) open(now uint64) (flags uint32, fills bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.held && (c.mixed || c.gen != now) {
+		if c.fillers == 0 {
+			c.held, c.mixed = false, false
+		} else {
+			c.mixed = true
+		}
+		return 0, false
+	}
+	c.fillers++
+	return fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, true
+}
+
+// filled records that a listing read when App.Changes was gen may be going
+// into the kernel's cache.
+func (c *dirCache) filled(gen uint64, volatile bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case !c.held:
+		c.held, c.gen = true, gen
+	case c.gen != gen:
+		c.mixed = true
+	}
+	if volatile {
+		c.mixed = true
+	}
+}
+
+// release ends a handle open said fills.
+func (c *dirCache) release() {
+	c.mu.Lock()
+	c.fillers--
+	c.mu.Unlock()
 }

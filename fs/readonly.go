@@ -61,3 +61,11 @@ var _ = (gofs.NodeSetattrer)((*readOnlyDir)(nil))
 func (d *readOnlyDir) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	return syscall.EROFS
 }
+
+var _ = (gofs.NodeGetxattrer)((*readOnlyDir)(nil))
+
+// Getxattr: the synthetic directories have no extended attributes (see
+// noXattr).
+func (d *readOnlyDir) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	return 0, noXattr(attr)
+}

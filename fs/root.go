@@ -31,7 +31,9 @@ import (
 // a uuid, nor do the fixed folders (the root, <app>/, files/, by-name/ and
 // the name upload/), so a path walk does not ask for them again; upload/'s
 // contents are uncached because uploads take files out of it behind the
-// kernel's back.
+// kernel's back. listingTimeout is for what moves with the index but is
+// not worth an invalidation: chats/ folders and their entries, and upload/'s
+// attributes.
 const (
 	immutableTimeout = time.Hour
 	listingTimeout   = time.Second
@@ -63,8 +65,8 @@ type Options struct {
 }
 
 // Mount mounts the apps at mountpoint and returns the serving server.
-// Unmount with server.Unmount().
-func Mount(mountpoint string, o Options) (*fuse.Server, error) {
+// Unmount with server.Unmount(), then call server.Wait().
+func Mount(mountpoint string, o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -75,7 +77,7 @@ func Mount(mountpoint string, o Options) (*fuse.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	root := &rootNode{opts: o, mounted: time.Now(), mnt: abs}
+	root := &rootNode{opts: o, mounted: time.Now(), mnt: abs, inv: newInvalidator()}
 	uid, gid := uint32(os.Getuid()), uint32(os.Getgid())
 	opts := &gofs.Options{
 		MountOptions: fuse.MountOptions{
@@ -98,7 +100,9 @@ func Mount(mountpoint string, o Options) (*fuse.Server, error) {
 			MaxWrite:     maxRequest,
 			MaxReadAhead: maxRequest,
 			// A link's target never changes for its inode (by-name/ and
-			// chats/ links point to files/<uuid> of their file's block).
+			// chats/ links point to files/<uuid> of their file's block):
+			// the kernel may keep every target it read, so ls -l of
+			// by-name/ makes no READLINK per link.
 			EnableSymlinkCaching: true,
 		},
 		UID: uid,
@@ -111,13 +115,33 @@ func Mount(mountpoint string, o Options) (*fuse.Server, error) {
 	}
 	server, err := fuse.NewServer(negativeLookups{gofs.NewNodeFS(root, opts)}, mountpoint, &opts.MountOptions)
 	if err != nil {
+		root.inv.stop()
 		return nil, err
 	}
-	go server.Serve()
+	s := &Server{Server: server, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		server.Serve()
+		root.inv.stop()
+	}()
 	if err := server.WaitMount(); err != nil {
 		return nil, err
 	}
-	return server, nil
+	return s, nil
+}
+
+// Server is a mounted chatfs: a go-fuse server whose Wait also waits for
+// chatfs's own goroutine (see invalidator).
+type Server struct {
+	*fuse.Server
+	done chan struct{} // closed when serving and the invalidator have ended
+}
+
+// Wait returns once the file system is unmounted and everything serving
+// it has ended.
+func (s *Server) Wait() {
+	s.Server.Wait()
+	<-s.done
 }
 
 // negativeLookups lets a node's Lookup ask the kernel to cache its ENOENT:
@@ -142,8 +166,9 @@ func (n negativeLookups) Lookup(cancel <-chan struct{}, header *fuse.InHeader, n
 type rootNode struct {
 	readOnlyDir
 	opts    Options
-	mounted time.Time // shown as the times of the synthetic directories
-	mnt     string    // the mountpoint, absolute
+	mounted time.Time    // shown as the times of the synthetic directories
+	mnt     string       // the mountpoint, absolute
+	inv     *invalidator // drops kernel entries of forgotten files
 }
 
 var _ = (gofs.NodeOnAdder)((*rootNode)(nil))
@@ -155,10 +180,11 @@ func (r *rootNode) OnAdd(ctx context.Context) {
 		app := r.NewPersistentInode(ctx, &staticDir{mounted: r.mounted, app: a, log: log}, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino.Dir})
 		r.AddChild(a.Name(), app, false)
 		dir := filepath.Join(r.mnt, a.Name())
-		app.AddChild("files", app.NewPersistentInode(ctx, &filesDir{app: a, log: log, mounted: r.mounted, passthrough: !r.opts.NoPassthrough,
-			path: filepath.Join(dir, "files")}, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino.Files}), false)
-		app.AddChild("by-name", app.NewPersistentInode(ctx, &byNameDir{app: a, log: log, mounted: r.mounted, path: filepath.Join(dir, "by-name")},
-			gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino.ByName}), false)
+		files := &filesDir{app: a, log: log, mounted: r.mounted, passthrough: !r.opts.NoPassthrough, inv: r.inv, path: filepath.Join(dir, "files")}
+		byName := &byNameDir{app: a, log: log, mounted: r.mounted, inv: r.inv, files: files, path: filepath.Join(dir, "by-name")}
+		files.byName = byName
+		app.AddChild("files", app.NewPersistentInode(ctx, files, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino.Files}), false)
+		app.AddChild("by-name", app.NewPersistentInode(ctx, byName, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino.ByName}), false)
 		app.AddChild("chats", newChatsDir(ctx, app, a, log, r.mounted, filepath.Join(dir, "chats")), false)
 		up, err := newUploadRoot(a, log)
 		if err != nil {
@@ -203,7 +229,7 @@ func (r *rootNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint
 		return copyXattr(dest, r.opts.Control)
 	}
 	if r.opts.CacheUsage == nil {
-		return 0, gofs.ENOATTR
+		return 0, noXattr(attr)
 	}
 	bytes, files := r.opts.CacheUsage()
 	switch attr {
@@ -212,7 +238,7 @@ func (r *rootNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint
 	case xattrCacheFiles:
 		return copyXattr(dest, strconv.Itoa(files))
 	}
-	return 0, gofs.ENOATTR
+	return 0, noXattr(attr)
 }
 
 var _ = (gofs.NodeListxattrer)((*rootNode)(nil))

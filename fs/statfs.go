@@ -60,7 +60,7 @@ func (d *filesDir) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errn
 }
 
 func (n *fileNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
-	return statfs(n.log, n.app.Outbox(), out)
+	return statfs(n.dir.log, n.dir.app.Outbox(), out)
 }
 
 func (d *byNameDir) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {

@@ -376,7 +376,7 @@ func (n *uploadNode) Getxattr(ctx context.Context, attr string, dest []byte) (ui
 	if userXattr(attr) && !n.isRoot() {
 		return n.LoopbackNode.Getxattr(ctx, attr, dest)
 	}
-	return 0, gofs.ENOATTR
+	return 0, noXattr(attr)
 }
 
 // maxUserXattr bounds a user xattr's value: what every disk the state
@@ -458,7 +458,7 @@ func (n *uploadNode) Removexattr(ctx context.Context, attr string) syscall.Errno
 	case userXattr(attr) && !n.isRoot():
 		return n.LoopbackNode.Removexattr(ctx, attr)
 	}
-	return gofs.ENOATTR
+	return noXattr(attr)
 }
 
 // uploadHandle is an open file of upload/. Writes go through the outbox,

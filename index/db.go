@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -70,6 +71,8 @@ type DB struct {
 	minFree int64            // see Options.MinFree
 	syncs   *groupSync       // shares syncs between concurrent writers
 	rec     *recordLog       // nil when in memory; see records.go
+
+	changes atomic.Uint64 // write transactions committed, see Changes
 
 	closeOnce sync.Once
 	closeErr  error
@@ -294,6 +297,9 @@ func (db *DB) update(fn func(txn *badger.Txn) error) error {
 	}
 	for i := 0; ; i++ {
 		err := db.bdb.Update(fn)
+		if err == nil {
+			db.changes.Add(1)
+		}
 		if !errors.Is(err, badger.ErrConflict) || i >= maxRetries {
 			return err
 		}
@@ -302,6 +308,14 @@ func (db *DB) update(fn func(txn *badger.Txn) error) error {
 		}
 	}
 }
+
+// Changes counts the write transactions committed since Open: records,
+// names and queue entries alike. It grows after each commit is visible to
+// readers, so a reader that sees the same count before and after it read
+// something saw no write in between; one that read after seeing count n
+// read everything the first n writes wrote. Listings use it to tell
+// whether a copy they keep may be stale.
+func (db *DB) Changes() uint64 { return db.changes.Load() }
 
 // sync makes committed writes durable on disk; used after the writes the
 // design promises survive a power cut (a queued upload, a finished one).

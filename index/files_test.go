@@ -228,3 +228,36 @@ func TestSetExpiry(t *testing.T) {
 	_, err = db.SetExpiry("app", uuidN(2), now, false)
 	assert.ErrorIs(t, err, ErrNotFound)
 }
+
+// Changes grows with every committed write (records and queue alike) and
+// with nothing else, so a listing may keep a copy while it stays the same.
+func TestChangesCountsCommittedWrites(t *testing.T) {
+	t.Parallel()
+	db, clk := openTemp(t)
+	seen := db.Changes()
+	grew := func(what string) {
+		t.Helper()
+		now := db.Changes()
+		require.Greater(t, now, seen, what)
+		seen = now
+	}
+	f := File{App: "a", UUID: "u1", Name: "x.txt", Size: 1}
+	require.NoError(t, db.Put(&f))
+	grew("Put")
+	_, err := db.Get("a", "u1")
+	require.NoError(t, err)
+	require.NoError(t, db.List("a", func(File) error { return nil }))
+	_, err = db.LookupName("a", "x.txt")
+	require.NoError(t, err)
+	_, err = db.Count("a")
+	require.NoError(t, err)
+	require.Equal(t, seen, db.Changes(), "reads change nothing")
+	require.NoError(t, db.MarkExpired("a", "u1", clk.Now()))
+	grew("MarkExpired")
+	require.NoError(t, db.Forget("a", "u1"))
+	grew("Forget")
+	require.ErrorIs(t, db.Forget("a", "u1"), ErrNotFound)
+	require.Equal(t, seen, db.Changes(), "a failed write changes nothing")
+	require.NoError(t, db.Enqueue("a", "up.txt"))
+	grew("Enqueue")
+}

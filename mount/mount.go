@@ -12,9 +12,8 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"runtime/debug"
 	"time"
-
-	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/chatfs/chatfs/cache"
 	"github.com/chatfs/chatfs/config"
@@ -76,7 +75,7 @@ type Options struct {
 // embedded emulator's: Close stops them in the order unmount → apps →
 // control socket and metrics → cache → index (see Close).
 type Mount struct {
-	Server     *fuse.Server
+	Server     *chatfs.Server
 	Apps       []*core.App
 	Index      *index.DB
 	Cache      *cache.Cache
@@ -109,6 +108,10 @@ func New(ctx context.Context, o Options) (*Mount, error) {
 		}
 		return nil, err
 	}
+	// Open reads every record once (the record log's check): give the
+	// memory that took back to the system now, not over the minutes the
+	// runtime's scavenger would take, so an idle mount stays small.
+	debug.FreeOSMemory()
 	m := &Mount{Index: idx, log: o.Logger, mnt: o.Mountpoint, cacheLimit: o.CacheSize}
 	fail := func(err error) (*Mount, error) {
 		m.closeState(0)

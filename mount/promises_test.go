@@ -127,7 +127,7 @@ func TestRmInFilesForgets(t *testing.T) {
 	require.NoError(t, os.Remove(h.path("files", uuid)))
 	assert.Empty(t, readdirnames(t, h.path("files")))
 	assert.Empty(t, readdirnames(t, h.path("by-name")))
-	// The kernel may keep the by-name/ entry for its listing timeout (1 s).
+	// The kernel drops the by-name/ entry when told to, soon after.
 	eventually(t, 2*time.Second, "by-name/gone.txt to go", func() bool {
 		_, err := os.Lstat(h.path("by-name", "gone.txt"))
 		return os.IsNotExist(err)
