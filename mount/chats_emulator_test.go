@@ -101,7 +101,7 @@ func TestChatsFromTheEmulatorsHistory(t *testing.T) {
 	h30 := top.Add(-30 * time.Hour) // past the retention
 	svc := newService(t, emulator.Options{
 		HistoryDelay:     now.Sub(top) + 30*time.Minute, // h2 made, h1 not
-		HistoryRetention: 27 * time.Hour, // hours from top-28h on are gone
+		HistoryRetention: 27 * time.Hour,                // hours from top-28h on are gone
 		HistoryRate:      -1,
 	})
 	calls := countHistory(svc)
