@@ -368,3 +368,53 @@ func TestDesktopThumbnailsOfChats(t *testing.T) {
 	assert.Zero(t, svc.emu.DownloadCount(rImg.UUID))
 	assert.Zero(t, svc.emu.DownloadCount(rPDF.UUID))
 }
+
+// An Agora Chat / Easemob app ({org}/{app} URLs) on a China cluster (hours
+// named in UTC+8): the same import, against the real emulator, through the
+// org/app history path and the UTC+8 hour names.
+func TestChatsFromTheEmulatorsHistoryOrgAppUTC8(t *testing.T) {
+	cst, err := emulator.ParseHistoryTZ("UTC+8")
+	require.NoError(t, err)
+	svc := newService(t, emulator.Options{HistoryTZ: cst, HistoryRate: -1})
+	calls := map[string]int{}
+	var mu sync.Mutex
+	hook := func(w http.ResponseWriter, r *http.Request, next http.Handler) bool {
+		if hour, ok := strings.CutPrefix(r.URL.Path, "/acme/chat/chatmessages/"); ok {
+			mu.Lock()
+			calls[hour]++
+			mu.Unlock()
+		}
+		return false
+	}
+	svc.hook.Store(&hook)
+	c, err := remote.New(remote.Options{
+		Endpoint:  remote.Endpoint{BaseURL: svc.url, Org: "acme", App: "chat"},
+		Tokens:    remote.NewStaticToken(svc.emu.Token()),
+		RateLimit: -1,
+	})
+	require.NoError(t, err)
+	data := testJPEG(t, 120, 80)
+	res, err := c.Upload(context.Background(), remote.UploadRequest{Name: "site.jpg", File: bytes.NewReader(data), Size: int64(len(data)), Restrict: true})
+	require.NoError(t, err)
+	sent := time.Now().UTC().Truncate(time.Hour).Add(-3*time.Hour + 42*time.Minute)
+	_, err = svc.emu.PostMessage("acme/chat", emulator.Message{From: "li", To: []string{"wang"}, Type: "img", Time: sent,
+		Body: rawJSON(t, map[string]any{"url": res.URL(), "filename": "site.jpg", "secret": res.ShareSecret, "file_length": len(data)})})
+	require.NoError(t, err)
+
+	h := newHarness(t, svc, "", withHistory(6*time.Hour), func(o *mount.Options, a *config.App) {
+		a.AppID, a.Org, a.AppName, a.HistoryTZ = "", "acme", "chat", "UTC+8"
+	})
+	p := h.path("chats", "users", "wang", "site.jpg")
+	eventually(t, 20*time.Second, "the import", func() bool {
+		_, err := os.Lstat(p)
+		return err == nil
+	})
+	assert.Equal(t, sent, lstatTime(t, p))
+	got, err := os.ReadFile(p)
+	require.NoError(t, err)
+	assert.Equal(t, data, got)
+	assert.Equal(t, res.ShareSecret, getxattr(t, h.path("files", res.UUID), "user.chatfs.share_secret"))
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, 1, calls[sent.In(cst).Format("2006010215")], "the hour asked by its UTC+8 name: %v", calls)
+}
