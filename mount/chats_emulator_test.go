@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"image/png"
 	"net/http"
 	"os"
@@ -417,4 +418,51 @@ func TestChatsFromTheEmulatorsHistoryOrgAppUTC8(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	assert.Equal(t, 1, calls[sent.In(cst).Format("2006010215")], "the hour asked by its UTC+8 name: %v", calls)
+}
+
+// A file whose server copy expired leaves chats/ as it leaves files/, and
+// stays gone after a remount.
+func TestChatsExpiredFilesLeave(t *testing.T) {
+	svc := newService(t, emulator.Options{TTL: time.Hour, HistoryRate: -1})
+	c := svc.client(t, appID)
+	a, b := randomBytes(t, 3000), randomBytes(t, 4000)
+	upAt := time.Now()
+	var ra, rb remote.UploadResult
+	svc.at(upAt.Add(-30*time.Minute), func() { // expires 30 min from now
+		var err error
+		ra, err = c.Upload(context.Background(), remote.UploadRequest{Name: "a.bin", File: bytes.NewReader(a), Size: int64(len(a))})
+		require.NoError(t, err)
+	})
+	rb, err := c.Upload(context.Background(), remote.UploadRequest{Name: "b.bin", File: bytes.NewReader(b), Size: int64(len(b))})
+	require.NoError(t, err)
+	sent := upAt.UTC().Truncate(time.Hour).Add(-2*time.Hour + 5*time.Minute)
+	for _, r := range []remote.UploadResult{ra, rb} {
+		_, err := svc.emu.PostMessage("app-id/"+appID, emulator.Message{From: "alice", To: []string{"bob"}, Type: "file", Time: sent,
+			Body: rawJSON(t, map[string]any{"url": r.URL(), "filename": filepath.Base(r.UUID) + ".bin"})})
+		require.NoError(t, err)
+	}
+	state := t.TempDir()
+	h := newHarness(t, svc, state, withHistory(4*time.Hour))
+	dir := h.path("chats", "users", "bob")
+	eventually(t, 20*time.Second, "the import", func() bool { return len(readdirnames(t, dir)) == 2 })
+
+	// 45 minutes later by the server's clock, a.bin is gone there.
+	svc.emu.SetNow(func() time.Time { return time.Now().Add(45 * time.Minute) })
+	_, err = os.ReadFile(filepath.Join(dir, ra.UUID+".bin"))
+	require.Error(t, err)
+	assert.True(t, errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.EIO), "%v", err)
+	assert.Equal(t, []string{rb.UUID + ".bin"}, readdirnames(t, dir), "the expired file left chats/")
+	assert.NotContains(t, readdirnames(t, h.path("files")), ra.UUID)
+
+	// A remount, importing again: a.bin stays gone.
+	h.unmount()
+	h2 := newHarness(t, svc, state, withHistory(4*time.Hour))
+	eventually(t, 10*time.Second, "the round's end", func() bool {
+		v, _ := getxattrErr(h2.path("chats"), "user.chatfs.history")
+		return strings.Contains(v, "next attempt")
+	})
+	assert.Equal(t, []string{rb.UUID + ".bin"}, readdirnames(t, h2.path("chats", "users", "bob")))
+	got, err := os.ReadFile(h2.path("chats", "users", "bob", rb.UUID+".bin"))
+	require.NoError(t, err)
+	assert.Equal(t, b, got)
 }
