@@ -327,7 +327,17 @@ func TestDesktopThumbnailsOfChats(t *testing.T) {
 	require.NoError(t, err)
 	rPDF, err := c.Upload(context.Background(), remote.UploadRequest{Name: "doc.pdf", File: bytes.NewReader(pdf), Size: int64(len(pdf))})
 	require.NoError(t, err)
+	video := append([]byte("\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"), randomBytes(t, 5000)...)
+	vthumb := testJPEG(t, 160, 90)
+	rVideo, err := c.Upload(context.Background(), remote.UploadRequest{Name: "clip.mp4", File: bytes.NewReader(video), Size: int64(len(video))})
+	require.NoError(t, err)
+	rThumb, err := c.Upload(context.Background(), remote.UploadRequest{Name: "clip.jpg", File: bytes.NewReader(vthumb), Size: int64(len(vthumb)), Restrict: true})
+	require.NoError(t, err)
 	sent := time.Now().UTC().Truncate(time.Hour).Add(-3*time.Hour + 7*time.Minute)
+	_, err = svc.emu.PostMessage("app-id/"+appID, emulator.Message{From: "bob", To: []string{"room-1"}, ChatType: "chatroom", Type: "video", Time: sent,
+		Body: rawJSON(t, map[string]any{"url": rVideo.URL(), "filename": "clip.mp4", "file_length": len(video),
+			"thumb": rThumb.URL(), "thumb_secret": rThumb.ShareSecret})})
+	require.NoError(t, err)
 	_, err = svc.emu.PostMessage("app-id/"+appID, emulator.Message{From: "alice", To: []string{"bob"}, Type: "img", Time: sent,
 		Body: rawJSON(t, map[string]any{"url": rImg.URL(), "filename": "photo.jpg", "file_length": len(img)})})
 	require.NoError(t, err)
@@ -363,11 +373,27 @@ func TestDesktopThumbnailsOfChats(t *testing.T) {
 	assert.Equal(t, thumbs.URI(p), text[thumbs.KeyURI])
 	assert.Equal(t, strconv.FormatInt(st.Mtim.Sec, 10), text[thumbs.KeyMTime])
 
+	// A video's thumbnail (the message's thumb) for the video in a room.
+	room := h.path("chats", "rooms", "room-1")
+	_, err = os.ReadDir(room)
+	require.NoError(t, err)
+	vfile := filepath.Join(cacheDir, "normal", thumbs.Name(thumbs.URI(filepath.Join(room, "clip.mp4"))))
+	eventually(t, 15*time.Second, "thumbnail of the video", func() bool {
+		_, err := os.Stat(vfile)
+		return err == nil
+	})
+	b, err = os.ReadFile(vfile)
+	require.NoError(t, err)
+	cfg, err = png.DecodeConfig(bytes.NewReader(b))
+	require.NoError(t, err)
+	assert.Equal(t, [2]int{128, 72}, [2]int{cfg.Width, cfg.Height}, "the 160×90 thumb, scaled to 128")
+
 	// No thumbnail for the PDF, and never a whole download.
 	_, err = os.Stat(filepath.Join(cacheDir, "normal", thumbs.Name(thumbs.URI(filepath.Join(dir, "doc.pdf")))))
 	assert.True(t, os.IsNotExist(err))
 	assert.Zero(t, svc.emu.DownloadCount(rImg.UUID))
 	assert.Zero(t, svc.emu.DownloadCount(rPDF.UUID))
+	assert.Zero(t, svc.emu.DownloadCount(rVideo.UUID))
 }
 
 // An Agora Chat / Easemob app ({org}/{app} URLs) on a China cluster (hours
