@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"image/png"
 	"net/http"
 	"os"
@@ -491,4 +492,55 @@ func TestChatsExpiredFilesLeave(t *testing.T) {
 	got, err := os.ReadFile(h2.path("chats", "users", "bob", rb.UUID+".bin"))
 	require.NoError(t, err)
 	assert.Equal(t, b, got)
+}
+
+// kill -9 of a mount in the middle of a history import: the next mount
+// finishes it, and every attachment shows once, with no duplicate names.
+func TestChatsImportKilledResumes(t *testing.T) {
+	requireFUSE(t)
+	svc := newService(t, emulator.Options{HistoryRate: -1})
+	const perHour = 2500
+	top := time.Now().UTC().Truncate(time.Hour)
+	var ms []emulator.Message
+	for h := 2; h <= 3; h++ {
+		for i := 0; i < perHour; i++ {
+			id := fmt.Sprintf("%08x-0000-4000-8000-%012x", h, i)
+			ms = append(ms, emulator.Message{From: "alice", To: []string{"bob"}, Type: "file",
+				Time: top.Add(-time.Duration(h)*time.Hour + time.Duration(i)*time.Millisecond),
+				Body: rawJSON(t, map[string]any{"url": svc.url + "/app-id/" + appID + "/chatfiles/" + id,
+					"filename": fmt.Sprintf("h%d-%05d.txt", h, i), "file_length": i})})
+		}
+	}
+	_, err := svc.emu.PostMessages("app-id/"+appID, ms)
+	require.NoError(t, err)
+
+	state, mnt := t.TempDir(), t.TempDir()
+	t.Setenv(envChildHistory, "4h")
+	child := startChild(t, mnt, state, svc.url, svc.emu.Token())
+	bob := filepath.Join(mnt, appID, "chats", "users", "bob")
+	var seen int
+	eventually(t, 30*time.Second, "part of the import", func() bool {
+		seen = len(readdirnames(t, bob))
+		return seen > 0
+	})
+	require.NoError(t, child.Process.Signal(syscall.SIGKILL))
+	_, _ = child.Process.Wait()
+	lazyUnmount(mnt)
+	t.Logf("killed with %d of %d attachments shown", seen, 2*perHour)
+
+	h := newHarness(t, svc, state, withHistory(4*time.Hour))
+	dir := h.path("chats", "users", "bob")
+	eventually(t, 60*time.Second, "the rest of the import", func() bool {
+		return len(readdirnames(t, dir)) >= 2*perHour
+	})
+	names := readdirnames(t, dir)
+	assert.Len(t, names, 2*perHour, "each attachment once")
+	for _, n := range names {
+		if strings.Contains(n, " (") {
+			t.Fatalf("a duplicate: %s", n)
+		}
+	}
+	st, err := os.Lstat(filepath.Join(dir, "h3-00042.txt"))
+	require.NoError(t, err)
+	assert.Equal(t, top.Add(-3*time.Hour+42*time.Millisecond), st.ModTime().UTC())
 }
