@@ -3,11 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"image"
+	_ "image/jpeg"
+	_ "image/png"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -87,4 +93,55 @@ func TestEmbeddedDemoSeededOnFreshStateOnly(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(app, "x"), nil, 0o600))
 	assert.NotContains(t, build(old), "Seeded a demo")
 	assert.Equal(t, 0, demoMessages(old))
+}
+
+// TestEmbeddedDemoAppearsInChats: "chatfs mount MOUNTPOINT" on a fresh
+// state directory, as the README's first example does, shows the demo
+// conversation in chats/ within a minute (the import asks 10 hours a
+// minute, newest first), links, times and bytes included.
+func TestEmbeddedDemoAppearsInChats(t *testing.T) {
+	state, mnt := t.TempDir(), t.TempDir()
+	startCLIMount(t, mnt, "--state", state)
+	chats := filepath.Join(mnt, demoApp, "chats")
+	names := func(dir string) []string {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			return nil
+		}
+		var out []string
+		for _, e := range ents {
+			out = append(out, e.Name())
+		}
+		sort.Strings(out)
+		return out
+	}
+	alice := filepath.Join(chats, "users", emulator.DemoUser1)
+	group := filepath.Join(chats, "groups", emulator.DemoGroup)
+	want := []string{"kitten.jpg", "quarterly-report.pdf", "sunset.png"}
+	waitFor(t, 60*time.Second, "the demo in chats/", func() bool {
+		return strings.Join(names(alice), ",") == strings.Join(want, ",") && len(names(group)) == 2
+	})
+	assert.Equal(t, want, names(filepath.Join(chats, "users", emulator.DemoUser2)))
+	assert.Equal(t, []string{"agenda.pdf", "whiteboard.png"}, names(group))
+	assert.Equal(t, []string{emulator.DemoUser1, emulator.DemoUser2}, names(filepath.Join(chats, "users")))
+
+	// Newest first, in past hours; the links lead to readable files.
+	var times []time.Time
+	for _, n := range []string{"quarterly-report.pdf", "kitten.jpg", "sunset.png"} {
+		st, err := os.Lstat(filepath.Join(alice, n))
+		require.NoError(t, err)
+		assert.True(t, st.ModTime().Before(time.Now().Add(-time.Hour)), "%s sent in a past hour: %v", n, st.ModTime())
+		times = append(times, st.ModTime())
+	}
+	assert.True(t, times[0].After(times[1]) && times[1].After(times[2]), "%v", times)
+	for _, n := range []string{"kitten.jpg", "sunset.png"} {
+		f, err := os.Open(filepath.Join(alice, n))
+		require.NoError(t, err)
+		_, _, err = image.Decode(f)
+		f.Close()
+		assert.NoError(t, err, n)
+	}
+	pdf, err := os.ReadFile(filepath.Join(alice, "quarterly-report.pdf"))
+	require.NoError(t, err, "a restricted file, read with the share-secret from its message")
+	assert.True(t, bytes.HasPrefix(pdf, []byte("%PDF-")))
 }

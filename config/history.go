@@ -32,7 +32,7 @@ func (a *App) HistoryLocation() (*time.Location, error) {
 	switch strings.ToUpper(strings.TrimSpace(a.HistoryTZ)) {
 	case "", "UTC", "UTC+0", "Z":
 		return time.UTC, nil
-	case "UTC+8", "+8", "+08:00", "CST", "ASIA/SHANGHAI":
+	case "UTC+8", "UTC+08", "UTC+08:00", "+8", "+08:00", "CST", "ASIA/SHANGHAI":
 		return chinaTime, nil
 	}
 	return nil, fmt.Errorf("history_tz %q: want UTC or UTC+8", a.HistoryTZ)

@@ -30,6 +30,8 @@ const (
 	envChildMnt   = "CHATFS_TEST_CHILD_MNT"
 	envChildState = "CHATFS_TEST_CHILD_STATE"
 	envChildHost  = "CHATFS_TEST_CHILD_HOST"
+	// envChildHistory, set, is the child's history window (off otherwise).
+	envChildHistory = "CHATFS_TEST_CHILD_HISTORY"
 )
 
 func TestMain(m *testing.M) {
@@ -57,13 +59,20 @@ func childMount() int {
 		fmt.Println("ERROR", err)
 		return 1
 	}
+	history := new(time.Duration)
+	if w := os.Getenv(envChildHistory); w != "" {
+		if *history, err = time.ParseDuration(w); err != nil {
+			fmt.Println("ERROR", err)
+			return 1
+		}
+	}
 	m, err := mount.New(context.Background(), mount.Options{
 		Mountpoint:  os.Getenv(envChildMnt),
 		Dirs:        dirs,
 		SettleDelay: 50 * time.Millisecond,
 		Retry:       remote.RetryPolicy{MaxAttempts: 2, InitialBackoff: 10 * time.Millisecond, MaxElapsed: time.Second},
 		Apps: []mount.App{{
-			App:    config.App{Name: appID, Host: os.Getenv(envChildHost), AppID: appID, MaxSize: 10 << 20, History: new(time.Duration)},
+			App:    config.App{Name: appID, Host: os.Getenv(envChildHost), AppID: appID, MaxSize: 10 << 20, History: history},
 			Tokens: tokens,
 		}},
 	})
