@@ -34,7 +34,7 @@ var errFailed = errors.New("some uploads failed")
 // runStatus prints the status of a live mount, asked over its control
 // socket (see internal/control), which answers while the mount runs.
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fl := newFlagSet("status", "[--json | --watch] MOUNTPOINT", statusAbout, stderr)
+	fl := newFlagSet("status", "[flags] MOUNTPOINT", statusAbout, stderr)
 	asJSON := fl.Bool("json", false, "print the status as JSON (see the README for the schema)")
 	watch := fl.Bool("watch", false, "follow the mount until interrupted: a progress bar per upload on a terminal, else a line per event")
 	pos, err := parseFlags(fl, args)
@@ -42,7 +42,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usageErr(err)
 	}
 	if len(pos) != 1 || (*watch && *asJSON) {
-		fl.Usage()
+		fmt.Fprintln(stderr, "usage: chatfs status [--json | --watch] MOUNTPOINT (chatfs help status)")
 		return errUsage
 	}
 	mnt := pos[0]

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -14,8 +13,7 @@ import (
 	"github.com/chatfs/chatfs/internal/control"
 )
 
-const waitUsage = `usage: chatfs wait [--timeout D] MOUNTPOINT [PATH...]
-
+const waitAbout = `
 Waits until the named files of upload/ (default: every file queued there
 now) have been uploaded, printing "PATH UUID" as each one lands. A PATH is
 a file (or a folder: the files in it) under MOUNTPOINT/APP/upload/.
@@ -23,10 +21,7 @@ Exit status: 0 when all landed; 1 when some failed (the reasons go to
 stderr) or the mount stopped; 2 on timeout (what is still waiting, and
 why, goes to stderr) or a wrong command line.
 
-  cp *.pdf MNT/demo/upload/ && chatfs wait MNT
-
-Flags:
-`
+  cp *.pdf MNT/demo/upload/ && chatfs wait MNT`
 
 // errTimeout: wait gave up (exit 2).
 var errTimeout = errors.New("timed out")
@@ -43,16 +38,14 @@ type target struct {
 }
 
 func runWait(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fl := flag.NewFlagSet("wait", flag.ContinueOnError)
-	fl.SetOutput(stderr)
-	fl.Usage = func() { fmt.Fprint(stderr, waitUsage); fl.PrintDefaults() }
+	fl := newFlagSet("wait", "[--timeout D] MOUNTPOINT [PATH...]", waitAbout, stderr)
 	timeout := fl.Duration("timeout", 0, "give up after this long (exit 2); 0 waits for as long as it takes")
 	pos, err := parseFlags(fl, args)
 	if err != nil {
 		return usageErr(err)
 	}
 	if len(pos) < 1 || *timeout < 0 {
-		fl.Usage()
+		fmt.Fprintln(stderr, "usage: chatfs wait [--timeout D] MOUNTPOINT [PATH...] (chatfs help wait)")
 		return errUsage
 	}
 	mnt := pos[0]
