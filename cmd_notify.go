@@ -46,7 +46,8 @@ func notifyReady(m *mount.Mount, log *slog.Logger) (stop func()) {
 	}
 }
 
-// queueLine sums up each app's queue: "demo: 2 waiting, 1 uploading, 0 failed".
+// queueLine sums up each app's queues: "demo: 2 waiting, 1 uploading, 0
+// failed (send/: 1 waiting, 0 uploading, 0 sending, 0 failed)".
 func queueLine(m *mount.Mount) string {
 	var parts []string
 	for _, a := range m.Apps {
@@ -55,7 +56,15 @@ func queueLine(m *mount.Mount) string {
 			parts = append(parts, a.Name()+": queue unreadable")
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%s: %d waiting, %d uploading, %d failed", a.Name(), w, u, f))
+		line := fmt.Sprintf("%s: %d waiting, %d uploading, %d failed", a.Name(), w, u, f)
+		if a.Sendbox() != nil {
+			if s, err := m.SendCounts(a.Name()); err == nil {
+				line += fmt.Sprintf(" (send/: %d waiting, %d uploading, %d sending, %d failed)", s.Waiting, s.Uploading, s.Sending, s.Failed)
+			} else {
+				line += " (send/: queue unreadable)"
+			}
+		}
+		parts = append(parts, line)
 	}
 	return "mounted on " + m.Mountpoint() + "; " + strings.Join(parts, "; ")
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -19,17 +18,19 @@ import (
 const statusAbout = `
 Lists, for the live mount at MOUNTPOINT, each app's uploads waiting,
 uploading and failed (size, attempts, next retry, last error), the files
-left in upload/ that will not be uploaded (with why), and the download
-cache's use. Exit status 1 when an upload has failed, so that
+left in upload/ that will not be uploaded (with why), the files of send/
+waiting, uploading, sending and failed, and the download cache's use.
+Exit status 1 when an upload or a send has failed, so that
 "chatfs status MNT || alert" works. Only the user who mounted it (or root)
 may ask. With --watch it follows the mount until interrupted: on a
 terminal, a progress bar per upload in flight (bytes sent, rate, ETA) under
-the events; otherwise one line per event ("queued", "uploading", "retry",
-"failed", "landed APP/PATH UUID", "gone").`
+the events; otherwise one line per event ("queued", "uploading", "sending", "retry",
+"failed", "landed APP/PATH UUID", "sent APP/send/PATH UUID MSG_ID",
+"gone").`
 
 // errFailed: the command worked, and found uploads that failed (exit 1,
 // with nothing more to say).
-var errFailed = errors.New("some uploads failed")
+var errFailed = errors.New("some uploads or sends failed")
 
 // runStatus prints the status of a live mount, asked over its control
 // socket (see internal/control), which answers while the mount runs.
@@ -68,9 +69,6 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	} else {
 		printStatus(stdout, st, time.Now())
-		for _, a := range st.Apps {
-			printSends(stdout, a.Name, filepath.Join(mnt, a.Name, "send"))
-		}
 	}
 	if st.AnyFailed() {
 		return errFailed
@@ -105,6 +103,7 @@ func printStatus(w io.Writer, st control.Status, now time.Time) {
 		for _, ig := range a.Ignored {
 			fmt.Fprintf(w, "  ignored: %s: %s\n", printable(ig.Path), printable(ig.Why))
 		}
+		printSends(w, a, now)
 	}
 	fmt.Fprintf(w, "download cache: %s in %d files", size(st.Cache.Bytes), st.Cache.Files)
 	if st.Cache.Limit > 0 {

@@ -3,63 +3,33 @@ package main
 import (
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"sort"
-	"strings"
+	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/chatfs/chatfs/internal/control"
 )
 
-// maxSendLines bounds the files of send/ status lists one by one.
-const maxSendLines = 50
-
-// printSends prints what an app's send/ holds, read from the mount's
-// xattrs: the counts by state, then each file with its state (and reason
-// when failed), at most maxSendLines. Nothing when the app has no send/.
-func printSends(w io.Writer, app, send string) {
-	if _, err := os.Stat(send); err != nil {
+// printSends writes what an app's send/ holds, from the mount's status:
+// the counts by state, then each file with its state, size, attempts and
+// (when it failed or waits to try again) the reason. Nothing when send/
+// holds nothing to send.
+func printSends(w io.Writer, a control.App, now time.Time) {
+	if len(a.Sends) == 0 {
 		return
 	}
-	counts := map[string]int{}
-	var lines []string
-	_ = filepath.WalkDir(send, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
-			return nil
-		}
-		state, err := sendXattr(p, "user.chatfs.state")
-		if err != nil {
-			return nil // a temporary name: never sent
-		}
-		counts[state]++
-		rel, _ := filepath.Rel(send, p)
-		line := fmt.Sprintf("  %s: send/%s", state, printable(rel))
-		if state == "failed" {
-			reason, _ := sendXattr(p, "user.chatfs.error")
-			line += ": " + printable(reason)
-		}
-		lines = append(lines, line)
-		return nil
-	})
+	n := map[string]int{}
+	for _, s := range a.Sends {
+		n[s.State]++
+	}
 	fmt.Fprintf(w, "%s send/: %d waiting, %d uploading, %d sending, %d failed\n",
-		printable(app), counts["waiting"], counts["uploading"], counts["sending"], counts["failed"])
-	sort.Strings(lines)
-	for i, l := range lines {
-		if i == maxSendLines {
-			fmt.Fprintf(w, "  … and %d more\n", len(lines)-i)
-			break
-		}
-		fmt.Fprintln(w, l)
+		printable(a.Name), n[control.Waiting], n[control.Uploading], n[control.Sending], n[control.Failed])
+	for _, s := range a.Sends {
+		fmt.Fprintf(w, "  %s: %s\n", s.State, uploadLine(sendAsUpload(s), now))
 	}
 }
 
-// sendXattr reads one extended attribute of a file of send/.
-func sendXattr(path, name string) (string, error) {
-	buf := make([]byte, 4096)
-	n, err := unix.Getxattr(path, name, buf)
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimSpace(string(buf[:n])), nil
+// sendAsUpload is a send as the upload lines show it: its path under
+// send/.
+func sendAsUpload(s control.Send) control.Upload {
+	return control.Upload{Path: "send/" + s.Path, Size: s.Size, State: s.State, Attempts: s.Attempts,
+		NextRetry: s.NextRetry, Error: s.Error, Sent: s.Sent, Started: s.Started}
 }

@@ -14,9 +14,12 @@ import (
 )
 
 const waitAbout = `
-Waits until the named files of upload/ (default: every file queued there
-now) have been uploaded, printing "PATH UUID" as each one lands. A PATH is
-a file (or a folder: the files in it) under MOUNTPOINT/APP/upload/.
+Waits until the named files of upload/ and send/ (default: every file
+queued in either now) have landed, printing "PATH UUID" as each file of
+upload/ is uploaded, and "PATH UUID MSG_ID" as each file of send/ is sent
+(MSG_ID is the message's id; left out when the service gave none). A PATH
+is a file (or a folder: the files in it) under MOUNTPOINT/APP/upload/ or
+MOUNTPOINT/APP/send/.
 Exit status: 0 when all landed; 1 when some failed (the reasons go to
 stderr) or the mount stopped; 2 on timeout (what is still waiting, and
 why, goes to stderr) or a wrong command line.
@@ -31,7 +34,8 @@ const waitPoll = 200 * time.Millisecond
 
 // target is a file wait waits for.
 type target struct {
-	app, rel string // the app, and its path in upload/
+	app, rel string // the app, and its path in upload/ (or send/)
+	send     bool   // a file of send/
 	shown    string // how it is printed
 	done     bool
 	failure  string // why it will not land; "" while waiting or landed
@@ -65,20 +69,12 @@ func runWait(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	// Landings up to now are old, except for files named that are not
 	// queued: they may have landed just before wait began.
-	since := map[string]uint64{}
-	for _, a := range st.Apps {
-		since[a.Name] = a.LastSeq
-	}
+	w := &waiter{out: stdout, since: map[string]uint64{}, sendsSince: map[string]uint64{}}
 	targets, err := waitTargets(mnt, pos[1:], st)
 	if err != nil {
 		return err
 	}
-	w := &waiter{out: stdout, since: since, landed: map[string]control.Landed{}}
-	for _, a := range st.Apps {
-		for _, l := range a.Landed {
-			w.landed[a.Name+"\x00"+l.Path] = l // for named files not queued
-		}
-	}
+	w.note(st) // for named files not queued
 	w.check(targets, st, true)
 	for !allDone(targets) {
 		select {
@@ -86,20 +82,14 @@ func runWait(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return w.report(stderr, targets, ctx.Err())
 		case <-time.After(waitPoll):
 		}
-		st, err = c.Status(ctx, true, w.since)
+		st, err = c.Ask(ctx, control.Request{Landed: true, Since: w.since, SendsSince: w.sendsSince})
 		if err != nil {
 			if ctx.Err() != nil {
 				return w.report(stderr, targets, ctx.Err())
 			}
 			return w.report(stderr, targets, err)
 		}
-		w.landed = map[string]control.Landed{}
-		for _, a := range st.Apps {
-			for _, l := range a.Landed {
-				w.landed[a.Name+"\x00"+l.Path] = l
-			}
-			w.since[a.Name] = a.LastSeq
-		}
+		w.note(st)
 		w.check(targets, st, false)
 	}
 	return w.report(stderr, targets, nil)
@@ -107,10 +97,37 @@ func runWait(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 // waiter follows targets through successive statuses.
 type waiter struct {
-	out    io.Writer
-	since  map[string]uint64         // app -> the last landing seen
-	landed map[string]control.Landed // app\0path -> its landing in the last status
-	last   map[string]control.Upload // app\0path -> its upload in the last status
+	out        io.Writer
+	since      map[string]uint64         // app -> the last landing seen
+	sendsSince map[string]uint64         // app -> the last send landed seen
+	landed     map[string]control.Landed // key -> its landing in the last status
+	msgIDs     map[string]string         // key -> the message id of a send landed in the last status
+	last       map[string]control.Upload // key -> its upload (or send) in the last status
+}
+
+// key is a target's key in the waiter's maps: app\0path for uploads,
+// app\0send\0path for sends (upload/send/x and send/x are two files).
+func key(app, rel string, send bool) string {
+	if send {
+		return app + "\x00send\x00" + rel
+	}
+	return app + "\x00" + rel
+}
+
+// note takes the landings of st, and moves since past them.
+func (w *waiter) note(st control.Status) {
+	w.landed, w.msgIDs = map[string]control.Landed{}, map[string]string{}
+	for _, a := range st.Apps {
+		for _, l := range a.Landed {
+			w.landed[key(a.Name, l.Path, false)] = l
+		}
+		for _, l := range a.SendsLanded {
+			k := key(a.Name, l.Path, true)
+			w.landed[k] = control.Landed{Seq: l.Seq, Path: l.Path, UUID: l.UUID, Size: l.Size, Time: l.Time}
+			w.msgIDs[k] = l.MsgID
+		}
+		w.since[a.Name], w.sendsSince[a.Name] = a.LastSeq, a.SendsLastSeq
+	}
 }
 
 // check marks the targets that landed (printing them) or failed in st.
@@ -120,32 +137,43 @@ func (w *waiter) check(targets []*target, st control.Status, first bool) {
 	ignored := map[string]string{}
 	for _, a := range st.Apps {
 		for _, u := range a.Uploads {
-			w.last[a.Name+"\x00"+u.Path] = u
+			w.last[key(a.Name, u.Path, false)] = u
+		}
+		for _, s := range a.Sends {
+			w.last[key(a.Name, s.Path, true)] = sendAsUpload(s)
 		}
 		for _, ig := range a.Ignored {
-			ignored[a.Name+"\x00"+strings.TrimSuffix(ig.Path, "/")] = ig.Why
+			ignored[key(a.Name, strings.TrimSuffix(ig.Path, "/"), false)] = ig.Why
 		}
 	}
 	for _, t := range targets {
 		if t.done {
 			continue
 		}
-		key := t.app + "\x00" + t.rel
-		u, queued := w.last[key]
-		l, landed := w.landed[key]
+		k := key(t.app, t.rel, t.send)
+		u, queued := w.last[k]
+		l, landed := w.landed[k]
+		folder, done := "upload/", "uploaded"
+		if t.send {
+			folder, done = "send/", "sent"
+		}
 		switch {
 		case landed && (!first || !queued):
-			fmt.Fprintf(w.out, "%s %s\n", printable(t.shown), l.UUID)
+			line := printable(t.shown) + " " + l.UUID
+			if id := w.msgIDs[k]; id != "" {
+				line += " " + printable(id)
+			}
+			fmt.Fprintln(w.out, line)
 			t.done = true
 		case queued && u.State == control.Failed:
 			t.done, t.failure = true, u.Error
 		case queued:
-		case ignored[key] != "":
-			t.done, t.failure = true, "not uploaded: "+ignored[key]
+		case ignored[k] != "":
+			t.done, t.failure = true, "not uploaded: "+ignored[k]
 		case first:
-			t.done, t.failure = true, "not in upload/ (nor uploaded lately)"
+			t.done, t.failure = true, "not in "+folder+" (nor "+done+" lately)"
 		default:
-			t.done, t.failure = true, "left upload/ without being uploaded (removed or renamed?)"
+			t.done, t.failure = true, "left "+folder+" without being "+done+" (removed or renamed?)"
 		}
 	}
 }
@@ -166,7 +194,7 @@ func (w *waiter) report(stderr io.Writer, targets []*target, why error) error {
 			continue
 		}
 		pending++
-		u := w.last[t.app+"\x00"+t.rel]
+		u := w.last[key(t.app, t.rel, t.send)]
 		line := fmt.Sprintf("chatfs wait: %s: still %s", printable(t.shown), u.State)
 		if u.Error != "" {
 			line += ": last error: " + printable(u.Error)
@@ -193,14 +221,33 @@ func allDone(targets []*target) bool {
 	return true
 }
 
+// queued lists the paths queued in an app's upload/ (or send/) in st.
+func queued(a control.App, send bool) []string {
+	var out []string
+	if send {
+		for _, s := range a.Sends {
+			out = append(out, s.Path)
+		}
+		return out
+	}
+	for _, u := range a.Uploads {
+		out = append(out, u.Path)
+	}
+	return out
+}
+
 // waitTargets lists the files to wait for: those named by paths (files
-// or folders under MNT/APP/upload/), or every upload queued in st.
+// or folders under MNT/APP/upload/ or MNT/APP/send/), or every upload and
+// send queued in st.
 func waitTargets(mnt string, paths []string, st control.Status) ([]*target, error) {
 	var out []*target
 	if len(paths) == 0 {
 		for _, a := range st.Apps {
-			for _, u := range a.Uploads {
-				out = append(out, &target{app: a.Name, rel: u.Path, shown: filepath.Join(mnt, a.Name, "upload", filepath.FromSlash(u.Path))})
+			for _, send := range []bool{false, true} {
+				folder := map[bool]string{false: "upload", true: "send"}[send]
+				for _, p := range queued(a, send) {
+					out = append(out, &target{app: a.Name, rel: p, send: send, shown: filepath.Join(mnt, a.Name, folder, filepath.FromSlash(p))})
+				}
 			}
 		}
 		return out, nil
@@ -216,10 +263,10 @@ func waitTargets(mnt string, paths []string, st control.Status) ([]*target, erro
 		}
 		rel, err := filepath.Rel(absMnt, abs)
 		parts := strings.SplitN(filepath.ToSlash(rel), "/", 3)
-		if err != nil || len(parts) < 2 || parts[0] == ".." || parts[1] != "upload" {
-			return nil, fmt.Errorf("%s is not in an upload/ folder of %s", p, mnt)
+		if err != nil || len(parts) < 2 || parts[0] == ".." || (parts[1] != "upload" && parts[1] != "send") {
+			return nil, fmt.Errorf("%s is not in an upload/ or send/ folder of %s", p, mnt)
 		}
-		app, file := parts[0], ""
+		app, send, file := parts[0], parts[1] == "send", ""
 		if len(parts) == 3 {
 			file = parts[2]
 		}
@@ -228,14 +275,14 @@ func waitTargets(mnt string, paths []string, st control.Status) ([]*target, erro
 			if a.Name != app {
 				continue
 			}
-			for _, u := range a.Uploads {
-				if file == "" || strings.HasPrefix(u.Path, file+"/") {
-					under = append(under, &target{app: app, rel: u.Path, shown: filepath.Join(p, filepath.FromSlash(strings.TrimPrefix(u.Path, file)))})
+			for _, q := range queued(a, send) {
+				if file == "" || strings.HasPrefix(q, file+"/") {
+					under = append(under, &target{app: app, rel: q, send: send, shown: filepath.Join(p, filepath.FromSlash(strings.TrimPrefix(q, file)))})
 				}
 			}
 		}
 		if file != "" && len(under) == 0 {
-			under = []*target{{app: app, rel: file, shown: p}} // a file, queued, landed or not there
+			under = []*target{{app: app, rel: file, send: send, shown: p}} // a file, queued, landed or not there
 		}
 		out = append(out, under...)
 	}

@@ -46,6 +46,8 @@ func diffStatus(prev, cur map[string]control.Upload, landed map[string]control.L
 			out = append(out, event{k, "queued", size(u.Size), u})
 		case u.State == control.Uploading && p.State != control.Uploading:
 			out = append(out, event{k, "uploading", size(u.Size), u})
+		case u.State == control.Sending && p.State != control.Sending:
+			out = append(out, event{k, "sending", size(u.Size), u})
 		case u.Attempts > p.Attempts && u.State == control.Waiting:
 			line := attempts(u.Attempts) + " failed"
 			if !u.NextRetry.IsZero() {
@@ -78,6 +80,24 @@ func diffStatus(prev, cur map[string]control.Upload, landed map[string]control.L
 	return out
 }
 
+// diffSends is diffStatus for the files of send/ (keys app/send/PATH): a
+// landing is "sent" with the uuid and the message's id (msgIDs, by key).
+func diffSends(prev, cur map[string]control.Upload, landed map[string]control.Landed, msgIDs map[string]string, now time.Time) []event {
+	out := diffStatus(prev, cur, landed, now)
+	for i, e := range out {
+		switch e.what {
+		case "landed":
+			out[i].what = "sent"
+			if id := msgIDs[e.key]; id != "" {
+				out[i].text += " " + printable(id)
+			}
+		case "gone":
+			out[i].text = "left send/ without being sent"
+		}
+	}
+	return out
+}
+
 // isTerminal reports whether w is a terminal.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
@@ -93,29 +113,34 @@ func isTerminal(w io.Writer) bool {
 // flight (bytes sent of total, rate, ETA) and the events above them;
 // otherwise one line per event.
 func runWatch(ctx context.Context, c *control.Client, stdout io.Writer) error {
-	var bars *barSet
+	// Uploads and sends are kept apart: upload/send/x and send/x are
+	// different files with the same key.
+	var bars, sendBars *barSet
 	out := stdout
 	if isTerminal(stdout) {
 		p := mpb.NewWithContext(ctx, mpb.WithOutput(stdout), mpb.WithWidth(40), mpb.WithRefreshRate(200*time.Millisecond))
 		bars = &barSet{p: p, bars: map[string]*trackedBar{}}
+		sendBars = &barSet{p: p, bars: map[string]*trackedBar{}}
 		out = p
 		defer p.Shutdown()
 	}
-	since := map[string]uint64{}
-	var prev map[string]control.Upload
+	since, sendsSince := map[string]uint64{}, map[string]uint64{}
+	var prev, prevSends map[string]control.Upload
 	// Landings not yet reported: a file is recorded as landed just before
-	// it leaves upload/, so a poll may see both, and the next neither.
-	landed := map[string]control.Landed{}
+	// it leaves upload/ (or send/), so a poll may see both, and the next
+	// neither.
+	landed, sent := map[string]control.Landed{}, map[string]control.Landed{}
+	msgIDs := map[string]string{}
 	first := true
 	for {
-		st, err := c.Status(ctx, !first, since)
+		st, err := c.Ask(ctx, control.Request{Landed: !first, Since: since, SendsSince: sendsSince})
 		if ctx.Err() != nil {
 			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("%w (the mount stopped?)", err)
 		}
-		cur := map[string]control.Upload{}
+		cur, curSends := map[string]control.Upload{}, map[string]control.Upload{}
 		for _, a := range st.Apps {
 			for _, u := range a.Uploads {
 				cur[a.Name+"/"+u.Path] = u
@@ -124,20 +149,37 @@ func runWatch(ctx context.Context, c *control.Client, stdout io.Writer) error {
 				landed[a.Name+"/"+l.Path] = l
 			}
 			since[a.Name] = a.LastSeq
+			for _, s := range a.Sends {
+				curSends[a.Name+"/send/"+s.Path] = sendAsUpload(s)
+			}
+			for _, l := range a.SendsLanded {
+				k := a.Name + "/send/" + l.Path
+				sent[k] = control.Landed{Seq: l.Seq, Path: l.Path, UUID: l.UUID, Size: l.Size, Time: l.Time}
+				msgIDs[k] = l.MsgID
+			}
+			sendsSince[a.Name] = a.SendsLastSeq
 		}
 		events := diffStatus(prev, cur, landed, st.Time)
-		for _, e := range events {
+		sendEvents := diffSends(prevSends, curSends, sent, msgIDs, st.Time)
+		for _, e := range append(events, sendEvents...) {
 			fmt.Fprintf(out, "%s %s %s\n", e.what, printable(e.key), e.text)
 		}
 		if bars != nil {
 			bars.update(cur, landed)
+			sendBars.update(curSends, sent)
 		}
 		for _, e := range events {
 			if e.what == "landed" {
 				delete(landed, e.key)
 			}
 		}
-		prev, first = cur, false
+		for _, e := range sendEvents {
+			if e.what == "sent" {
+				delete(sent, e.key)
+				delete(msgIDs, e.key)
+			}
+		}
+		prev, prevSends, first = cur, curSends, false
 		select {
 		case <-ctx.Done():
 			return nil
@@ -158,11 +200,15 @@ type trackedBar struct {
 }
 
 // update moves each upload's bar to its bytes sent, makes bars for new
-// uploads and ends those of uploads no longer in flight.
+// uploads and ends those of uploads no longer in flight. A send's bar
+// stays full while its message is being sent.
 func (b *barSet) update(cur map[string]control.Upload, landed map[string]control.Landed) {
 	now := time.Now()
 	for k, u := range cur {
-		if u.State != control.Uploading {
+		if u.State == control.Sending {
+			u.Sent = u.Size
+		}
+		if u.State != control.Uploading && (u.State != control.Sending || b.bars[k] == nil) {
 			continue
 		}
 		tb := b.bars[k]
@@ -185,7 +231,7 @@ func (b *barSet) update(cur map[string]control.Upload, landed map[string]control
 		tb.last = now
 	}
 	for k, tb := range b.bars {
-		if u, ok := cur[k]; ok && u.State == control.Uploading {
+		if u, ok := cur[k]; ok && (u.State == control.Uploading || u.State == control.Sending) {
 			continue
 		}
 		if _, ok := landed[k]; ok {

@@ -23,9 +23,9 @@ Usage:
   chatfs serve [flags]              run the chatfiles emulator
   chatfs token [flags]              print a fresh app token (for scripts and curl)
   chatfs status [--json|--watch] MOUNTPOINT
-                                    uploads waiting, uploading and failed; cache use
+                                    uploads and sends waiting, uploading and failed; cache use
   chatfs wait [--timeout D] MOUNTPOINT [PATH...]
-                                    wait until files in upload/ have landed; print "PATH UUID"
+                                    wait until files in upload/ and send/ have landed; print "PATH UUID [MSG_ID]"
   chatfs export [--state DIR]       every file record (uuid, name, url, share-secret) as JSON lines
   chatfs repair [--state DIR]       rebuild a damaged index from its record log
 

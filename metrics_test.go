@@ -64,3 +64,36 @@ func TestMetricsAddressMustBeLoopback(t *testing.T) {
 		assert.Contains(t, stderr, "--metrics", addr)
 	}
 }
+
+// TestMetricsCountSends: sends are counted apart from uploads, by outcome
+// (chatfs_sends_total), and send/'s queue by state (chatfs_send_queue).
+func TestMetricsCountSends(t *testing.T) {
+	mnt := t.TempDir()
+	m := startCLIMount(t, mnt, "--state", t.TempDir(), "--settle", "50ms", "--send-as", "support", "--max-size", "100", "--metrics", "127.0.0.1:0")
+	url := regexp.MustCompile(`url=(http://127\.0\.0\.1:\d+/metrics)`).FindStringSubmatch(m.errb.String())
+	require.NotNil(t, url, "the log says where: %s", m.errb.String())
+	send := filepath.Join(mnt, demoApp, "send")
+	require.NoError(t, os.WriteFile(filepath.Join(send, "users", "alice", "a.pdf"), []byte("%PDF-1.4\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(send, "rooms", "1234", "b.pdf"), []byte("%PDF-1.4\n"), 0o644))
+	require.Error(t, os.WriteFile(filepath.Join(send, "users", "bob", "big.bin"), make([]byte, 200), 0o644))
+	code, _, stderr := runCmd("wait", mnt, filepath.Join(send, "users", "alice"), filepath.Join(send, "rooms"), "--timeout", "30s")
+	require.Equal(t, 0, code, stderr)
+
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(url[1])
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	text := string(body)
+	for _, want := range []string{
+		`chatfs_sends_total{app="demo",outcome="landed"} 2`,
+		`chatfs_send_queue{app="demo",state="waiting"} 0`,
+		`chatfs_send_queue{app="demo",state="uploading"} 0`,
+		`chatfs_send_queue{app="demo",state="sending"} 0`,
+		`chatfs_send_queue{app="demo",state="failed"} 1`,
+		`chatfs_upload_queue{app="demo",state="failed"} 0`,
+	} {
+		assert.Contains(t, text, want)
+	}
+	assert.NotContains(t, text, `chatfs_uploads_total{app="demo",outcome="landed"}`, "sends are not counted as uploads")
+}

@@ -33,7 +33,7 @@ func TestSystemdNotify(t *testing.T) {
 	m := startCLIMount(t, mnt, "--state", t.TempDir())
 	msg := read()
 	assert.Contains(t, msg, "READY=1\n")
-	assert.Contains(t, msg, "STATUS=mounted on "+mnt+"; demo: 0 waiting, 0 uploading, 0 failed\n")
+	assert.Contains(t, msg, "STATUS=mounted on "+mnt+"; demo: 0 waiting, 0 uploading, 0 failed (send/: 0 waiting, 0 uploading, 0 sending, 0 failed)\n")
 	_, err = os.Stat(filepath.Join(mnt, demoApp, "upload"))
 	require.NoError(t, err, "READY=1 comes once the mount is live")
 

@@ -70,7 +70,7 @@ func TestWaitExitCodes(t *testing.T) {
 
 	code, _, stderr = runCmd("wait", mnt, filepath.Join(mnt, demoApp, "files"))
 	assert.Equal(t, 1, code)
-	assert.Contains(t, stderr, "is not in an upload/ folder")
+	assert.Contains(t, stderr, "is not in an upload/ or send/ folder")
 
 	code, _, _ = runCmd("wait")
 	assert.Equal(t, 2, code)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -46,6 +47,19 @@ func TestDiffStatus(t *testing.T) {
 		"landed d/b u-b",
 		"landed d/h u-h",
 	}, lines)
+	sends := diffSends(
+		map[string]control.Upload{"d/send/users/a/x": {State: control.Uploading}, "d/send/users/a/y": {State: control.Waiting}},
+		map[string]control.Upload{"d/send/users/a/x": {State: control.Sending, Size: 1}},
+		map[string]control.Landed{"d/send/users/a/z": {UUID: "u-z"}}, map[string]string{"d/send/users/a/z": "m\x1bz"}, now)
+	lines = lines[:0]
+	for _, e := range sends {
+		lines = append(lines, e.what+" "+e.key+" "+e.text)
+	}
+	assert.Equal(t, []string{
+		"sending d/send/users/a/x 1 bytes",
+		"gone d/send/users/a/y left send/ without being sent",
+		`sent d/send/users/a/z u-z "m\x1bz"`,
+	}, lines)
 	gone := diffStatus(map[string]control.Upload{"d/x": {}}, nil, nil, now)
 	require.Len(t, gone, 1)
 	assert.Equal(t, "gone", gone[0].what)
@@ -68,9 +82,13 @@ func TestStatusWatchLines(t *testing.T) {
 	upload := filepath.Join(mnt, demoApp, "upload")
 	require.NoError(t, os.WriteFile(filepath.Join(upload, "a.txt"), []byte("hello"), 0o644))
 	require.Error(t, os.WriteFile(filepath.Join(upload, "big.bin"), make([]byte, 200), 0o644))
-	waitFor(t, 20*time.Second, "the landing and the failure", func() bool {
+	require.NoError(t, os.WriteFile(filepath.Join(mnt, demoApp, "send", "users", "alice", "r.pdf"), []byte("%PDF-1.4\n"), 0o644))
+	require.Error(t, os.WriteFile(filepath.Join(mnt, demoApp, "send", "users", "bob", "big.bin"), make([]byte, 200), 0o644))
+	sentLine := regexp.MustCompile(`(?m)^sent demo/send/users/alice/r\.pdf [0-9a-f-]{36} \S+$`)
+	waitFor(t, 20*time.Second, "the landings and the failures", func() bool {
 		s := out.String()
-		return strings.Contains(s, "landed demo/a.txt ") && strings.Contains(s, "failed demo/big.bin larger than")
+		return strings.Contains(s, "landed demo/a.txt ") && strings.Contains(s, "failed demo/big.bin larger than") &&
+			sentLine.MatchString(s) && strings.Contains(s, "failed demo/send/users/bob/big.bin larger than")
 	})
 	cancel()
 	select {

@@ -88,6 +88,9 @@ const (
 type Observer interface {
 	// Upload: an attempt ended with outcome; bytes is the file's size.
 	Upload(outcome string, bytes int64)
+	// Send: an attempt of a file of send/ (upload, then message) ended
+	// with outcome (landed: sent and recorded); bytes is the file's size.
+	Send(outcome string, bytes int64)
 }
 
 // App is one mounted app. It is safe for concurrent use.

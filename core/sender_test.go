@@ -330,3 +330,36 @@ func TestSendMalformedAnswerIsNotRepeated(t *testing.T) {
 		assert.Equal(t, 1, fr.sends)
 	})
 }
+
+// TestSendSnapshot: the send outbox's snapshot (what chatfs status shows
+// of send/) counts a send's failed attempts from send/'s own queue, and
+// its landing carries the message's id.
+func TestSendSnapshot(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		fr := newFakeRemote()
+		fr.onSend = func(ctx context.Context, n int, kind remote.ChatKind, msg remote.Message) error {
+			if n == 1 {
+				return &remote.Error{Op: "send to users", Status: 403, Code: remote.CodeMessageSendError, Description: "message send reach limit"}
+			}
+			return nil
+		}
+		e := startSendEnv(t, fr, nil)
+		e.write("users/bob/a.pdf", pdfBytes)
+		e.waitFor(func() bool {
+			s := e.ob.Snapshot(0)
+			return len(s.Items) == 1 && s.Items[0].Attempts == 1
+		}, "the failed attempt counted")
+		it := e.ob.Snapshot(0).Items[0]
+		assert.Equal(t, "users/bob/a.pdf", it.Path)
+		assert.Contains(t, it.Error, "message send reach limit")
+		f := e.sentRecord("users/bob/a.pdf")
+		s := e.ob.Snapshot(0)
+		assert.Empty(t, s.Items)
+		require.Len(t, s.Landed, 1)
+		assert.Equal(t, core.Landed{Seq: 1, Path: "users/bob/a.pdf", UUID: f.UUID, MsgID: f.Msg.MsgID, Size: f.Size, At: s.Landed[0].At}, s.Landed[0])
+		assert.NotEmpty(t, f.Msg.MsgID)
+		assert.Equal(t, uint64(1), s.LastSeq)
+		assert.Empty(t, e.app.Outbox().Snapshot(0).Landed, "not an upload's landing")
+	})
+}

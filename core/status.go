@@ -17,7 +17,7 @@ import (
 type Item struct {
 	Path      string      // slash-separated, relative to upload/
 	Size      int64       // bytes on disk now
-	State     UploadState // waiting, uploading or failed
+	State     UploadState // waiting, uploading, sending (send/) or failed
 	Attempts  int         // failed attempts so far
 	NextRetry time.Time   // a waiting file is not tried before this; zero: as soon as an uploader is free
 	Error     string      // the reason of the last failure
@@ -32,16 +32,18 @@ type Ignored struct {
 	Why  string
 }
 
-// Landed is a file that left upload/: uploaded and recorded.
+// Landed is a file that left upload/ (or send/): uploaded and recorded
+// (and, from send/, its message sent).
 type Landed struct {
-	Seq  uint64 // increases with every landing of the app, from 1
-	Path string
-	UUID string
-	Size int64
-	At   time.Time
+	Seq   uint64 // increases with every landing of the outbox, from 1
+	Path  string
+	UUID  string
+	MsgID string // send/: the message's id ("" if the service gave none)
+	Size  int64
+	At    time.Time
 }
 
-// Snapshot is what upload/ holds now.
+// Snapshot is what upload/ (or send/) holds now.
 type Snapshot struct {
 	Items   []Item
 	Ignored []Ignored
@@ -122,7 +124,7 @@ func (o *Outbox) Snapshot(since uint64) Snapshot {
 		if fi, err := d.Info(); err == nil {
 			it.Size = fi.Size()
 		}
-		if u, err := o.app.opts.Index.GetUpload(o.app.opts.Name, rel); err == nil {
+		if u, err := o.app.opts.Index.GetUpload(o.queue, rel); err == nil {
 			it.Attempts = u.Attempts
 			if u.State == index.Waiting && u.NotBefore.After(o.app.opts.Now()) {
 				it.NextRetry = u.NotBefore
@@ -160,14 +162,14 @@ func empty(p string) bool {
 
 // noteLanded records a landing for Snapshot, keeping at least the
 // newest maxLandedKept.
-func (o *Outbox) noteLanded(rel, uuid string, size int64) {
+func (o *Outbox) noteLanded(rel, uuid, msgID string, size int64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.landedSeq++
 	if len(o.landed) >= 2*maxLandedKept {
 		o.landed = append([]Landed(nil), o.landed[maxLandedKept:]...)
 	}
-	o.landed = append(o.landed, Landed{Seq: o.landedSeq, Path: rel, UUID: uuid, Size: size, At: o.app.opts.Now()})
+	o.landed = append(o.landed, Landed{Seq: o.landedSeq, Path: rel, UUID: uuid, MsgID: msgID, Size: size, At: o.app.opts.Now()})
 }
 
 // progressFile is a staged file being sent, counting how far the sender

@@ -262,13 +262,17 @@ func (o *Outbox) upload(u index.Upload) {
 	o.mu.Unlock()
 
 	if obs := o.app.opts.Observer; obs != nil && ctx.Err() == nil && !errors.Is(err, errGone) && !errors.Is(err, errStale) && !errors.Is(err, errThumbFirst) {
+		tell := obs.Upload
+		if o.sends {
+			tell = obs.Send
+		}
 		switch {
 		case err == nil:
-			obs.Upload(OutcomeLanded, file.Size)
-		case permanent(err):
-			obs.Upload(OutcomeFailed, u.Stamp.Size)
+			tell(OutcomeLanded, file.Size)
+		case permanent(err) || sendPermanent(err):
+			tell(OutcomeFailed, u.Stamp.Size)
 		default:
-			obs.Upload(OutcomeRetry, u.Stamp.Size)
+			tell(OutcomeRetry, u.Stamp.Size)
 		}
 	}
 	switch {
@@ -478,7 +482,11 @@ func (o *Outbox) finish(ctx context.Context, rel, full string, res remote.Upload
 	}
 	// Before the file leaves upload/: a status read in between sees it in
 	// one place or both, never in neither.
-	o.noteLanded(rel, file.UUID, file.Size)
+	msgID := ""
+	if file.Msg != nil {
+		msgID = file.Msg.MsgID
+	}
+	o.noteLanded(rel, file.UUID, msgID, file.Size)
 	o.noteThumb(rel, file)
 	if err := o.app.opts.Cache.Adopt(file.UUID, full); err != nil {
 		o.app.log.Error("outbox: move uploaded file to cache", "path", rel, "err", err)

@@ -1,8 +1,11 @@
 package mount
 
 import (
+	"strings"
 	"time"
 
+	"github.com/chatfs/chatfs/core"
+	"github.com/chatfs/chatfs/index"
 	"github.com/chatfs/chatfs/internal/control"
 	"github.com/chatfs/chatfs/internal/metrics"
 )
@@ -57,6 +60,28 @@ func (m *Mount) Status(r control.Request) control.Status {
 				Failed: p.Failed, ToDo: p.ToDo, Attachments: p.Attachments, Line: p.String(),
 				Current: utc(p.Current), NextAttempt: utc(p.NextAttempt)}
 		}
+		ca.Sends, ca.SendsLanded = []control.Send{}, []control.SentLanded{}
+		if sb := a.Sendbox(); sb != nil {
+			ss := sb.Snapshot(r.SendsSince[a.Name()])
+			if !r.Landed {
+				ss.Landed = nil
+			}
+			ca.SendsLastSeq = ss.LastSeq
+			for _, it := range ss.Items {
+				kind, target, _ := strings.Cut(it.Path, "/")
+				target, _, ok := strings.Cut(target, "/")
+				if !ok || !core.IsSendDir(kind) || !core.ValidTarget(target) {
+					kind, target = "", ""
+				}
+				ca.Sends = append(ca.Sends, control.Send{
+					Path: it.Path, Kind: kind, Target: target, Size: it.Size, State: string(it.State),
+					Attempts: it.Attempts, NextRetry: utc(it.NextRetry), Error: it.Error, Sent: it.Sent, Started: utc(it.Started),
+				})
+			}
+			for _, l := range ss.Landed {
+				ca.SendsLanded = append(ca.SendsLanded, control.SentLanded{Seq: l.Seq, Path: l.Path, UUID: l.UUID, MsgID: l.MsgID, Size: l.Size, Time: utc(l.At)})
+			}
+		}
 		st.Apps = append(st.Apps, ca)
 	}
 	if m.Cache != nil {
@@ -81,7 +106,15 @@ func (m *Mount) levels() (metrics.Levels, error) {
 		if err != nil {
 			return l, err
 		}
-		l.Apps = append(l.Apps, metrics.AppLevels{Name: a.Name(), Waiting: w, Uploading: u, Failed: f, InFlight: a.Outbox().Busy()})
+		al := metrics.AppLevels{Name: a.Name(), Waiting: w, Uploading: u, Failed: f, InFlight: a.Outbox().Busy()}
+		if a.Sendbox() != nil {
+			sl, err := m.SendCounts(a.Name())
+			if err != nil {
+				return l, err
+			}
+			al.Send = &sl
+		}
+		l.Apps = append(l.Apps, al)
 	}
 	s := m.Cache.Stats()
 	l.Cache = metrics.CacheLevels{
@@ -89,6 +122,26 @@ func (m *Mount) levels() (metrics.Levels, error) {
 		DownloadedBytes: s.Downloaded, Bytes: s.Bytes, Files: s.Files, Limit: m.cacheLimit,
 	}
 	return l, nil
+}
+
+// SendCounts counts the files queued in app's send/ by state: an entry
+// already uploaded whose message is left to send is sending.
+func (m *Mount) SendCounts(app string) (metrics.SendLevels, error) {
+	var c metrics.SendLevels
+	err := m.Index.ListUploads(index.SendQueue(app), func(u index.Upload) error {
+		switch {
+		case u.State == index.Failed:
+			c.Failed++
+		case u.State == index.Uploading && u.Uploaded != nil, u.State == index.Done:
+			c.Sending++
+		case u.State == index.Uploading:
+			c.Uploading++
+		case u.State == index.Waiting:
+			c.Waiting++
+		}
+		return nil
+	})
+	return c, err
 }
 
 // Mountpoint is where the mount is.

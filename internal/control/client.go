@@ -60,12 +60,18 @@ func DialSocket(ctx context.Context, path string) (*Client, error) {
 
 // Status asks for the mount's status; landed and since are as in Request.
 func (c *Client) Status(ctx context.Context, landed bool, since map[string]uint64) (Status, error) {
+	return c.Ask(ctx, Request{Op: "status", Landed: landed, Since: since})
+}
+
+// Ask sends r (its Op is set to "status") and reads the answer.
+func (c *Client) Ask(ctx context.Context, r Request) (Status, error) {
+	r.Op = "status"
 	if dl, ok := ctx.Deadline(); ok {
 		_ = c.c.SetDeadline(dl)
 	}
 	stop := context.AfterFunc(ctx, func() { _ = c.c.Close() })
 	defer stop()
-	b, _ := json.Marshal(Request{Op: "status", Landed: landed, Since: since})
+	b, _ := json.Marshal(r)
 	if _, err := c.c.Write(append(b, '\n')); err != nil {
 		return Status{}, c.err(ctx, err)
 	}

@@ -27,6 +27,8 @@ type Request struct {
 	// than Since's for the app (0 for an app Since does not name).
 	Landed bool              `json:"landed,omitempty"`
 	Since  map[string]uint64 `json:"since,omitempty"`
+	// SendsSince is Since for App.SendsLanded.
+	SendsSince map[string]uint64 `json:"sends_since,omitempty"`
 }
 
 // Status is a mount's state: each app's uploads, and the download cache.
@@ -55,7 +57,39 @@ type App struct {
 	// History is the message history import's progress (chats/); absent
 	// when the app imports no history.
 	History *History `json:"history,omitempty"`
-	// A later version adds the items of send/ here, as "sends".
+	// Sends are the files of send/ to be sent, in path order.
+	Sends []Send `json:"sends"`
+	// SendsLanded are recent sends that are done (the file left send/
+	// and is in chats/), when Request.Landed asks for them;
+	// SendsLastSeq is the newest one's seq (0: none since the mount
+	// began). Seqs of sends count apart from those of uploads.
+	SendsLanded  []SentLanded `json:"sends_landed"`
+	SendsLastSeq uint64       `json:"sends_last_seq"`
+}
+
+// Send is one file of send/ that will be uploaded, then sent as a message.
+type Send struct {
+	Path      string    `json:"path"`   // relative to the app's send/: "users/alice/report.pdf"
+	Kind      string    `json:"kind"`   // "users", "groups" or "rooms"; "" when not in a conversation's folder
+	Target    string    `json:"target"` // the user name, group id or room id
+	Size      int64     `json:"size"`
+	State     string    `json:"state"` // Waiting, Uploading, Sending or Failed
+	Attempts  int       `json:"attempts"`
+	NextRetry time.Time `json:"next_retry,omitzero"`
+	Error     string    `json:"error,omitempty"`
+	Sent      int64     `json:"sent,omitempty"` // bytes uploaded so far, while uploading
+	Started   time.Time `json:"started,omitzero"`
+}
+
+// SentLanded is a send that is done: uploaded, its message sent, and
+// recorded.
+type SentLanded struct {
+	Seq   uint64    `json:"seq"`
+	Path  string    `json:"path"` // relative to send/
+	UUID  string    `json:"uuid"`
+	MsgID string    `json:"msg_id,omitempty"` // the message's id, as the service answered it
+	Size  int64     `json:"size"`
+	Time  time.Time `json:"time"`
 }
 
 // History is the progress of an app's message history import over its
@@ -77,6 +111,7 @@ type History struct {
 const (
 	Waiting   = "waiting"   // settling, queued, or waiting to try again
 	Uploading = "uploading" // being sent, or being recorded
+	Sending   = "sending"   // send/ only: uploaded, its message being sent
 	Failed    = "failed"    // will not be tried again until changed or touched
 )
 
@@ -114,10 +149,15 @@ type Cache struct {
 	Limit int64 `json:"limit"`
 }
 
-// AnyFailed reports whether an upload of s has failed.
+// AnyFailed reports whether an upload or a send of s has failed.
 func (s Status) AnyFailed() bool {
 	for _, a := range s.Apps {
 		for _, u := range a.Uploads {
+			if u.State == Failed {
+				return true
+			}
+		}
+		for _, u := range a.Sends {
 			if u.State == Failed {
 				return true
 			}

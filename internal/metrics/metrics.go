@@ -23,6 +23,7 @@ import (
 type Metrics struct {
 	reg      *prometheus.Registry
 	uploads  *prometheus.CounterVec
+	sends    *prometheus.CounterVec
 	upBytes  *prometheus.CounterVec
 	retries  *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
@@ -36,6 +37,10 @@ func New() *Metrics {
 		uploads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chatfs_uploads_total",
 			Help: "Upload attempts by outcome: landed (uploaded and recorded), retry (failed, tried again later), failed (for good).",
+		}, []string{"app", "outcome"}),
+		sends: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatfs_sends_total",
+			Help: "Attempts of files of send/ (upload, then message) by outcome: landed (sent and recorded), retry (failed, tried again later), failed (for good).",
 		}, []string{"app", "outcome"}),
 		upBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chatfs_upload_bytes_total",
@@ -55,7 +60,7 @@ func New() *Metrics {
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
 		}, []string{"app", "endpoint"}),
 	}
-	m.reg.MustRegister(m.uploads, m.upBytes, m.retries, m.attempts, m.latency,
+	m.reg.MustRegister(m.uploads, m.sends, m.upBytes, m.retries, m.attempts, m.latency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -87,6 +92,11 @@ func (a App) Upload(outcome string, bytes int64) {
 	}
 }
 
+// Send implements core.Observer.
+func (a App) Send(outcome string, _ int64) {
+	a.m.sends.WithLabelValues(a.name, outcome).Inc()
+}
+
 // Levels is what a scrape reads from the mount.
 type Levels struct {
 	Apps  []AppLevels
@@ -98,6 +108,13 @@ type AppLevels struct {
 	Name                       string
 	Waiting, Uploading, Failed int
 	InFlight                   int
+	// Send is the queue of send/ (nil: the app has no send/).
+	Send *SendLevels
+}
+
+// SendLevels are the files of an app's send/ by state.
+type SendLevels struct {
+	Waiting, Uploading, Sending, Failed int
 }
 
 // CacheLevels are the download cache's counters and use.
@@ -115,6 +132,7 @@ func (m *Metrics) Watch(levels func() (Levels, error)) {
 
 var (
 	descQueue     = prometheus.NewDesc("chatfs_upload_queue", "Files of upload/ by state (waiting includes retries backing off).", []string{"app", "state"}, nil)
+	descSendQueue = prometheus.NewDesc("chatfs_send_queue", "Files of send/ by state (waiting includes retries backing off; sending: uploaded, the message not yet sent).", []string{"app", "state"}, nil)
 	descInFlight  = prometheus.NewDesc("chatfs_uploads_in_flight", "Uploads being worked on now.", []string{"app"}, nil)
 	descHits      = prometheus.NewDesc("chatfs_cache_hits_total", "Opens served by a complete cached file.", nil, nil)
 	descMisses    = prometheus.NewDesc("chatfs_cache_misses_total", "Downloads started to fill the cache.", nil, nil)
@@ -130,7 +148,7 @@ var (
 type levelCollector struct{ levels func() (Levels, error) }
 
 func (c *levelCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descQueue, descInFlight, descHits, descMisses, descJoins, descEvictions, descDown, descBytes, descFiles, descLimit} {
+	for _, d := range []*prometheus.Desc{descQueue, descSendQueue, descInFlight, descHits, descMisses, descJoins, descEvictions, descDown, descBytes, descFiles, descLimit} {
 		ch <- d
 	}
 }
@@ -146,6 +164,14 @@ func (c *levelCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descQueue, prometheus.GaugeValue, float64(a.Uploading), a.Name, "uploading")
 		ch <- prometheus.MustNewConstMetric(descQueue, prometheus.GaugeValue, float64(a.Failed), a.Name, "failed")
 		ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(a.InFlight), a.Name)
+		if s := a.Send; s != nil {
+			for _, v := range []struct {
+				state string
+				n     int
+			}{{"waiting", s.Waiting}, {"uploading", s.Uploading}, {"sending", s.Sending}, {"failed", s.Failed}} {
+				ch <- prometheus.MustNewConstMetric(descSendQueue, prometheus.GaugeValue, float64(v.n), a.Name, v.state)
+			}
+		}
 	}
 	cl := l.Cache
 	ch <- prometheus.MustNewConstMetric(descHits, prometheus.CounterValue, float64(cl.Hits))
