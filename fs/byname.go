@@ -2,7 +2,9 @@ package fs
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"path"
 	"syscall"
 	"time"
 
@@ -12,23 +14,70 @@ import (
 	"github.com/chatfs/chatfs/core"
 )
 
-// byNameDir is an app's by-name/: original names as symlinks to files/.
+// byNameDir is an app's by-name/, or a folder in it: original names as
+// symlinks to files/, in the folders they were uploaded from.
 type byNameDir struct {
 	readOnlyDir
 	app     *core.App
 	log     *slog.Logger
 	mounted time.Time
 	path    string // its absolute path, for the desktop's thumbnails
+	folder  string // its path in by-name/ ("album/2024"); "" for by-name/
+}
+
+// byNameItem is an entry of a by-name/ listing: a file's link, or a folder.
+type byNameItem struct {
+	file core.File
+	dir  string // the folder's name, when the entry is one
+}
+
+// full is the by-name/ path of name in d.
+func (d *byNameDir) full(name string) string {
+	if d.folder == "" {
+		return name
+	}
+	return d.folder + "/" + name
 }
 
 var _ = (gofs.NodeLookuper)((*byNameDir)(nil))
 
 func (d *byNameDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	f, err := d.app.LookupName(name)
-	if err != nil {
+	f, err := d.app.LookupName(d.full(name))
+	if err == nil {
+		return d.node(ctx, f, out), 0
+	}
+	if !errors.Is(err, core.ErrNotExist) {
 		return nil, errno(d.log, "lookup", err)
 	}
-	return d.node(ctx, f, out), 0
+	ok, ferr := d.app.IsNameFolder(d.full(name))
+	if ferr != nil {
+		return nil, errno(d.log, "lookup", ferr)
+	}
+	if !ok {
+		return nil, errno(d.log, "lookup", err)
+	}
+	return d.sub(ctx, name, out), 0
+}
+
+// sub returns the inode of the folder name in d, and fills out.
+func (d *byNameDir) sub(ctx context.Context, name string, out *fuse.EntryOut) *gofs.Inode {
+	full := d.full(name)
+	ino := d.app.NameFolderIno(full)
+	n := &byNameDir{app: d.app, log: d.log, mounted: d.mounted, path: d.path + "/" + name, folder: full}
+	n.attr(&out.Attr, ino)
+	out.SetEntryTimeout(listingTimeout)
+	out.SetAttrTimeout(immutableTimeout)
+	return d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino})
+}
+
+// attr fills a folder's attributes. Its times are the mount's, as those of
+// by-name/ itself: a folder exists while links are in it, and is the same
+// folder whenever it is listed.
+func (d *byNameDir) attr(out *fuse.Attr, ino uint64) {
+	out.Ino = ino
+	out.Mode = syscall.S_IFDIR | 0o755
+	out.Nlink = 2
+	out.SetTimes(&d.mounted, &d.mounted, &d.mounted)
 }
 
 // node returns the inode of a file's link, and fills out.
@@ -42,27 +91,38 @@ func (d *byNameDir) node(ctx context.Context, f core.File, out *fuse.EntryOut) *
 
 var _ = (gofs.NodeOpendirHandler)((*byNameDir)(nil))
 
-// OpendirHandle opens a listing of by-name/ (see listing).
+// OpendirHandle opens a listing of by-name/ or a folder in it (see listing).
 func (d *byNameDir) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
-	return &listing[core.File]{
+	return &listing[byNameItem]{
 		dir: d,
-		load: func(ctx context.Context) ([]core.File, syscall.Errno) {
-			var list []core.File
-			err := d.app.ListNames(func(f core.File) error {
-				list = append(list, f)
+		load: func(ctx context.Context) ([]byNameItem, syscall.Errno) {
+			var list []byNameItem
+			var files []core.File
+			err := d.app.ListFolder(d.folder, func(f core.File) error {
+				list = append(list, byNameItem{file: f})
+				files = append(files, f)
+				return nil
+			}, func(name string) error {
+				list = append(list, byNameItem{dir: name})
 				return nil
 			})
 			if err != nil {
 				return nil, errno(d.log, "readdir", err)
 			}
-			offerLinks(d.app, d.path, list)
+			offerLinks(d.app, d.path, files)
 			return list, 0
 		},
-		dirent: func(f core.File) fuse.DirEntry {
-			return fuse.DirEntry{Name: f.LinkName(), Ino: f.Inodes().ByName, Mode: syscall.S_IFLNK}
+		dirent: func(it byNameItem) fuse.DirEntry {
+			if it.dir != "" {
+				return fuse.DirEntry{Name: it.dir, Ino: d.app.NameFolderIno(d.full(it.dir)), Mode: syscall.S_IFDIR}
+			}
+			return fuse.DirEntry{Name: path.Base(it.file.LinkName()), Ino: it.file.Inodes().ByName, Mode: syscall.S_IFLNK}
 		},
-		lookup: func(ctx context.Context, f core.File, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-			return d.node(ctx, f, out), 0
+		lookup: func(ctx context.Context, it byNameItem, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+			if it.dir != "" {
+				return d.sub(ctx, it.dir, out), 0
+			}
+			return d.node(ctx, it.file, out), 0
 		},
 	}, 0, 0
 }
@@ -78,7 +138,7 @@ var _ = (gofs.NodeUnlinker)((*byNameDir)(nil))
 
 // Unlink forgets the file the link points to, as rm in files/ does.
 func (d *byNameDir) Unlink(ctx context.Context, name string) syscall.Errno {
-	return errno(d.log, "unlink", d.app.ForgetName(name))
+	return errno(d.log, "unlink", d.app.ForgetName(d.full(name)))
 }
 
 // linkNode is a by-name/ symlink. It keeps what its attributes and
