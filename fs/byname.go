@@ -141,6 +141,26 @@ func (d *byNameDir) Unlink(ctx context.Context, name string) syscall.Errno {
 	return errno(d.log, "unlink", d.app.ForgetName(d.full(name)))
 }
 
+var _ = (gofs.NodeRmdirer)((*byNameDir)(nil))
+
+// Rmdir removes a folder that rm -r emptied: a folder exists only while it
+// holds links, so an empty one is already gone, and one that still holds
+// links is not empty.
+func (d *byNameDir) Rmdir(ctx context.Context, name string) syscall.Errno {
+	full := d.full(name)
+	ok, err := d.app.IsNameFolder(full)
+	switch {
+	case err != nil:
+		return errno(d.log, "rmdir", err)
+	case ok:
+		return syscall.ENOTEMPTY
+	}
+	if _, err := d.app.LookupName(full); err == nil {
+		return syscall.ENOTDIR
+	}
+	return 0
+}
+
 // linkNode is a by-name/ symlink. It keeps what its attributes and
 // target need, not the file's record: the kernel may hold one per file.
 type linkNode struct {

@@ -115,4 +115,11 @@ func TestDroppedFolderKeepsShapeInByName(t *testing.T) {
 		return os.IsNotExist(err)
 	})
 	assert.ElementsMatch(t, []string{"x.txt", "deep.bin"}, readdirnames(t, h.path("by-name", "album", "sub")))
+	assert.ErrorIs(t, os.Remove(h.path("by-name", "album", "sub")), syscall.ENOTEMPTY)
+
+	// rm -r of a folder forgets everything in it.
+	out, err = exec.Command("rm", "-r", h.path("by-name", "album")).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Empty(t, readdirnames(t, h.path("by-name")))
+	assert.NotContains(t, readdirnames(t, h.path("files")), uuids["album/sub/deep.bin"], "forgotten")
 }
