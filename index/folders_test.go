@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -112,4 +113,21 @@ func TestLinkFolderRecordLogRoundTrip(t *testing.T) {
 		uuidN(3): "x.jpg",
 		uuidN(4): "caf\xe9/n.txt",
 	}, links)
+}
+
+// A file and a folder of the same name placed at once never both take it:
+// the two transactions conflict and one reruns.
+func TestLinkFolderAndFileRace(t *testing.T) {
+	db, _ := openTemp(t)
+	for i := range 30 {
+		app := "app" + strings.Repeat("x", i)
+		file := File{App: app, UUID: uuidN(1), Name: "album"}
+		inFolder := File{App: app, UUID: uuidN(2), Folder: "album", Name: "x.jpg"}
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); assert.NoError(t, db.Put(&file)) }()
+		go func() { defer wg.Done(); assert.NoError(t, db.Put(&inFolder)) }()
+		wg.Wait()
+		assert.False(t, file.LinkName == "album" && inFolder.LinkName == "album/x.jpg", "both took album: %q %q", file.LinkName, inFolder.LinkName)
+	}
 }

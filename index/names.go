@@ -104,7 +104,15 @@ func assignLinkName(txn *badger.Txn, app, folder, name, uuid string) (string, er
 	c, err := assignUnique(txn, name, []byte(uuid),
 		func(c string) []byte { return appKey(pfxName, app, dir+c) },
 		func(clean string) []byte { return appKey(pfxHint, app, dir+clean) },
-		func(c string) (bool, error) { return hasPrefix(txn, appKey(pfxName, app, dir+c+"/")) })
+		func(c string) (bool, error) {
+			// Reading the folder's mark makes this transaction conflict
+			// with one placing a folder c (the prefix scan alone would not
+			// when the folder is new).
+			if _, err := txn.Get(folderMark(app, dir+c)); err != nil && !errors.Is(err, badger.ErrKeyNotFound) {
+				return false, err
+			}
+			return hasPrefix(txn, appKey(pfxName, app, dir+c+"/"))
+		})
 	return dir + c, err
 }
 
@@ -135,6 +143,9 @@ func placeFolder(txn *badger.Txn, app, folder string) (string, error) {
 			cand := candidate(c, "", n)
 			_, err := txn.Get(appKey(pfxName, app, dir+cand))
 			if errors.Is(err, badger.ErrKeyNotFound) {
+				if err := txn.Set(folderMark(app, dir+cand), nil); err != nil {
+					return "", err
+				}
 				dir += cand + "/"
 				break
 			}
@@ -145,6 +156,12 @@ func placeFolder(txn *badger.Txn, app, folder string) (string, error) {
 	}
 	return dir, nil
 }
+
+// folderMark keys the mark a folder of by-name/ leaves among the hints
+// (a hint's name never ends in '/'). Placing a folder writes it and a file
+// taking a name reads it, so the two conflict and one reruns; the folder
+// itself exists while links are in it, whatever the mark.
+func folderMark(app, folder string) []byte { return appKey(pfxHint, app, folder+"/") }
 
 // hasPrefix reports whether any key starts with prefix.
 func hasPrefix(txn *badger.Txn, prefix []byte) (bool, error) {
