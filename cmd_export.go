@@ -23,6 +23,8 @@ type exported struct {
 	UUID        string    `json:"uuid"`
 	Name        string    `json:"name"`
 	NameBase64  string    `json:"name_base64,omitempty"` // the exact bytes, when the name is not UTF-8
+	Folder      string    `json:"folder,omitempty"`      // the folder in upload/ it came from, its folder in by-name/
+	FolderB64   string    `json:"folder_base64,omitempty"`
 	Size        int64     `json:"size"`
 	URL         string    `json:"url"`
 	ShareSecret string    `json:"share_secret,omitempty"`
@@ -82,10 +84,13 @@ times) to stdout as JSON lines, for safekeeping; mounted or not.`, stderr)
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)
 	for _, f := range files {
-		e := exported{App: f.App, UUID: f.UUID, Name: f.Name, Size: f.Size, URL: f.URL, ShareSecret: f.ShareSecret,
+		e := exported{App: f.App, UUID: f.UUID, Name: f.Name, Folder: f.Folder, Size: f.Size, URL: f.URL, ShareSecret: f.ShareSecret,
 			MIME: f.MIME, Uploaded: f.Uploaded, Expires: f.Expires, ThumbUUID: f.ThumbUUID, ThumbSecret: f.ThumbSecret}
 		if !utf8.ValidString(f.Name) {
 			e.NameBase64 = base64.StdEncoding.EncodeToString([]byte(f.Name))
+		}
+		if !utf8.ValidString(f.Folder) {
+			e.FolderB64 = base64.StdEncoding.EncodeToString([]byte(f.Folder))
 		}
 		if err := enc.Encode(&e); err != nil {
 			return err

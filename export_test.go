@@ -30,6 +30,8 @@ func seedState(t *testing.T, state string) []index.File {
 			ShareSecret: "secret-one", Uploaded: up, Expires: up.Add(7 * 24 * time.Hour)},
 		{App: demoApp, UUID: "5fd74830-5796-11e9-9ed2-2b3b4c4a1e60", Name: "\xff\xfe.bin", Size: 1, ShareSecret: "secret-two"},
 		{App: "other", UUID: "5fd74830-5796-11e9-9ed2-2b3b4c4a1e61", Name: "esc\x1b.txt", Size: 0},
+		{App: demoApp, UUID: "5fd74830-5796-11e9-9ed2-2b3b4c4a1e62", Name: "in.txt", Folder: "album/2024", Size: 2},
+		{App: demoApp, UUID: "5fd74830-5796-11e9-9ed2-2b3b4c4a1e63", Name: "raw.txt", Folder: "caf\xe9", Size: 2},
 	}
 	for i := range files {
 		require.NoError(t, db.Put(&files[i]))
@@ -67,6 +69,13 @@ func checkExport(t *testing.T, out string, want []index.File) {
 			assert.Equal(t, w.Name, string(b), "exact bytes")
 		} else {
 			assert.Equal(t, w.Name, e.Name)
+		}
+		if e.FolderB64 != "" {
+			b, err := base64.StdEncoding.DecodeString(e.FolderB64)
+			require.NoError(t, err)
+			assert.Equal(t, w.Folder, string(b), "exact bytes")
+		} else {
+			assert.Equal(t, w.Folder, e.Folder, "the folder it came from")
 		}
 	}
 }
@@ -121,7 +130,7 @@ func TestExportAndRepair(t *testing.T) {
 
 	code, out, errOut = runCmd("repair", "--state", state)
 	require.Equal(t, 0, code, errOut)
-	assert.Contains(t, out, "3 records")
+	assert.Contains(t, out, "5 records")
 	assert.Contains(t, out, "kept in "+dir+".damaged-")
 
 	db, err = index.Open(dir, index.Options{Logger: discard()})
@@ -130,7 +139,11 @@ func TestExportAndRepair(t *testing.T) {
 		f, err := db.Get(w.App, w.UUID)
 		require.NoError(t, err)
 		assert.Equal(t, w.Name, f.Name)
+		assert.Equal(t, w.Folder, f.Folder)
 		assert.Equal(t, w.ShareSecret, f.ShareSecret)
+		if w.Folder == "album/2024" {
+			assert.Equal(t, "album/2024/in.txt", f.LinkName, "the link is back in its folder")
+		}
 	}
 	require.NoError(t, db.Close())
 

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -394,7 +393,7 @@ func (e *env) record(rel string) index.File {
 	var f index.File
 	e.waitFor(func() bool {
 		var err error
-		f, err = e.idx.LookupName(testApp, path.Base(rel))
+		f, err = e.idx.LookupName(testApp, rel) // by-name/ keeps upload/'s folders
 		if err != nil || e.exists(rel) {
 			return false
 		}

@@ -45,6 +45,12 @@ import (
 //	                          any well-formed id has one, records or not,
 //	                          so it is derived, not allocated
 //
+// by-name/ folders:
+//
+//	1<<61 | fnv64a(app, folder) & (1<<60-1)
+//	                          a folder of by-name/ (by-name/album/): derived
+//	                          from its path, as a conversation's folder is
+//
 // A new range (send/ folders to come) must stay disjoint from these.
 const (
 	// RootIno is the inode number of the mount's root.
@@ -94,3 +100,13 @@ func appInodes(app string) AppInodes {
 
 // Inodes are the inode numbers of the app's fixed folders.
 func (a *App) Inodes() AppInodes { return appInodes(a.opts.Name) }
+
+// NameFolderIno is the inode number of the by-name/ folder at path folder
+// ("album/2024") of the app.
+func (a *App) NameFolderIno(folder string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(a.opts.Name))
+	h.Write([]byte{0})
+	h.Write([]byte(folder))
+	return 1<<61 | h.Sum64()&(1<<60-1)
+}

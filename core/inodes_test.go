@@ -35,6 +35,9 @@ func TestInodesAreStable(t *testing.T) {
 	require.NoError(t, e.app.List(func(en core.Entry) error { ino[en.Name()] = en.Ino(); return nil }))
 	assert.Equal(t, map[string]uint64{uuidA: a.Ino, uuidA + core.ThumbSuffix: a.Ino + 1, uuidB: b.Ino}, ino)
 
+	// by-name/ folders: 1<<61 | fnv64a(app, 0, folder) & (1<<60-1).
+	assert.Equal(t, uint64(0x2d5a01df97dca2b3), e.app.NameFolderIno("album"))
+
 	got := map[string]core.FileInodes{}
 	require.NoError(t, e.app.ListNames(func(f core.File) error { got[f.LinkName()] = f.Inodes(); return nil }))
 	assert.Equal(t, map[string]core.FileInodes{

@@ -34,6 +34,89 @@ func (a *App) ListNames(fn func(File) error) error {
 	})
 }
 
+// ListFolder calls file for every visible file linked directly in the
+// by-name/ folder at path folder ("" for by-name/ itself), then sub once
+// for each folder in it that holds a visible file (at any depth), in order
+// of first appearance. Folders exist only while they hold links: they are
+// the paths of the links. by-name/ itself is read in one scan of the
+// records, in uuid order; a folder below it from its links (name order),
+// so listing a folder costs what it holds, not what the app holds.
+func (a *App) ListFolder(folder string, file func(File) error, sub func(name string) error) error {
+	var subs []string
+	seen := map[string]bool{}
+	add := func(f index.File, rest string) error {
+		if rest == "" || !a.visible(Entry{file: f}) {
+			return nil
+		}
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			if name := rest[:i]; !seen[name] {
+				seen[name] = true
+				subs = append(subs, name)
+			}
+			return nil
+		}
+		return file(File{f})
+	}
+	var err error
+	if folder == "" {
+		err = a.opts.Index.List(a.opts.Name, func(f index.File) error {
+			return add(f, f.LinkName)
+		})
+	} else {
+		err = a.opts.Index.ListNamesIn(a.opts.Name, folder, func(name, uuid string) error {
+			rest := name[len(folder)+1:]
+			if i := strings.IndexByte(rest, '/'); i >= 0 && seen[rest[:i]] {
+				return nil // a folder already shown: its other files need no read
+			}
+			f, err := a.opts.Index.Get(a.opts.Name, uuid)
+			if errors.Is(err, index.ErrNotFound) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			return add(f, rest)
+		})
+	}
+	if err != nil {
+		return err
+	}
+	for _, name := range subs {
+		if err := sub(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// errFound stops a scan that found what it looked for.
+var errFound = errors.New("found")
+
+// IsNameFolder reports whether by-name/<folder> is a folder: it holds the
+// link of a visible file.
+func (a *App) IsNameFolder(folder string) (bool, error) {
+	if folder == "" {
+		return true, nil
+	}
+	err := a.opts.Index.ListNamesIn(a.opts.Name, folder, func(_, uuid string) error {
+		f, err := a.opts.Index.Get(a.opts.Name, uuid)
+		if errors.Is(err, index.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if a.visible(Entry{file: f}) {
+			return errFound
+		}
+		return nil
+	})
+	if errors.Is(err, errFound) {
+		return true, nil
+	}
+	return false, err
+}
+
 // ForgetName forgets the file a by-name/ entry points to.
 func (a *App) ForgetName(name string) error {
 	f, err := a.LookupName(name)

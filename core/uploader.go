@@ -431,6 +431,7 @@ func (o *Outbox) send(ctx context.Context, rel, full string, stamp index.Stamp, 
 		App:         o.app.opts.Name,
 		UUID:        res.UUID,
 		Name:        path.Base(rel),
+		Folder:      o.folder(rel),
 		ShareSecret: shareSecret(res, o.app.opts.Restrict),
 		URL:         res.URL(),
 		Size:        st.Size(),
@@ -439,6 +440,15 @@ func (o *Outbox) send(ctx context.Context, rel, full string, stamp index.Stamp, 
 		Expires:     uploaded.Add(o.app.opts.Retention),
 		HasThumb:    isImage(mime),
 	}, nil
+}
+
+// folder is the folder of by-name/ a file staged at rel is linked in: its
+// folder in upload/ at upload time; send/ keeps by-name/ flat.
+func (o *Outbox) folder(rel string) string {
+	if d := path.Dir(rel); !o.sends && d != "." {
+		return d
+	}
+	return ""
 }
 
 // shareSecret keeps the secret only for restricted files: the service

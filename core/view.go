@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/chatfs/chatfs/cache"
@@ -19,12 +20,15 @@ type File struct {
 // UUID is the file's uuid, its name in files/.
 func (f File) UUID() string { return f.f.UUID }
 
-// LinkName is the file's name in by-name/; "" for a file that has none
+// LinkName is the file's path in by-name/ ("x.jpg", "album/x.jpg"); "" for a file that has none
 // (one looked up by uuid, whose name is unknown).
 func (f File) LinkName() string { return f.f.LinkName }
 
-// LinkTarget is the target of the file's by-name/ symlink.
-func (f File) LinkTarget() string { return "../files/" + f.f.UUID }
+// LinkTarget is the target of the file's by-name/ symlink: "../files/<uuid>",
+// with one "../" more for each folder the link is in.
+func (f File) LinkTarget() string {
+	return strings.Repeat("../", 1+strings.Count(f.f.LinkName, "/")) + "files/" + f.f.UUID
+}
 
 // Inodes are the inode numbers of the file's nodes (see inodes.go).
 func (f File) Inodes() FileInodes { return fileInodes(f.f) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -121,7 +122,10 @@ func (d *filesDir) Unlink(ctx context.Context, name string) syscall.Errno {
 	// keeps for good, so ask it to drop them.
 	d.inv.entry(d.EmbeddedInode(), uuid+core.ThumbSuffix)
 	if known && f.LinkName() != "" {
-		d.inv.entry(d.byName.EmbeddedInode(), f.LinkName())
+		// A link in a folder (album/x.jpg): dropping the folder's entry
+		// drops everything the kernel holds below it.
+		top, _, _ := strings.Cut(f.LinkName(), "/")
+		d.inv.entry(d.byName.EmbeddedInode(), top)
 	}
 	return 0
 }

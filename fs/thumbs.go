@@ -1,6 +1,10 @@
 package fs
 
-import "github.com/chatfs/chatfs/core"
+import (
+	"path"
+
+	"github.com/chatfs/chatfs/core"
+)
 
 // offerFiles offers a listing of files/ at dir to the desktop's thumbnail
 // cache (core.App.OfferThumbnails): only the entries with a server
@@ -27,7 +31,7 @@ func offerLinks(app *core.App, dir string, list []core.File) {
 	var items []core.Shown
 	for _, f := range list {
 		if e := f.Entry(); e.HasThumbnail() {
-			items = append(items, core.Shown{Path: dir + "/" + f.LinkName(), Entry: e})
+			items = append(items, core.Shown{Path: dir + "/" + path.Base(f.LinkName()), Entry: e})
 		}
 	}
 	app.OfferThumbnails(items)

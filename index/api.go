@@ -22,11 +22,15 @@ var ErrLocked = errors.New("index: state directory is in use by another chatfs")
 
 // File is what chatfs knows of one remote file.
 type File struct {
-	App         string // the app's name as configured
-	UUID        string
-	Ino         uint64 // first of the file's block of stable inode numbers, assigned by Put (core/inodes.go numbers the nodes)
-	Name        string // original file name; empty when unknown (looked up by uuid)
-	LinkName    string // unique name in by-name/, assigned by Put from Name
+	App  string // the app's name as configured
+	UUID string
+	Ino  uint64 // first of the file's block of stable inode numbers, assigned by Put (core/inodes.go numbers the nodes)
+	Name string // original file name; empty when unknown (looked up by uuid)
+	// Folder is the folder the file was uploaded from, relative to
+	// upload/ ('/'-separated, "" for upload/ itself and for records from
+	// before folders were kept): its by-name/ link goes in that folder.
+	Folder      string `json:",omitempty"`
+	LinkName    string // unique path in by-name/ ("album/x.jpg"), assigned by Put from Folder and Name
 	ShareSecret string
 	URL         string // uri + "/" + uuid
 	Size        int64  // -1 when unknown

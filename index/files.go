@@ -80,7 +80,7 @@ func (db *DB) putFile(txn *badger.Txn, f File) (File, error) {
 		return File{}, err
 	}
 	if f.LinkName == "" && f.Name != "" {
-		name, err := assignLinkName(txn, f.App, f.Name, f.UUID)
+		name, err := assignLinkName(txn, f.App, f.Folder, f.Name, f.UUID)
 		if err != nil {
 			return File{}, err
 		}
@@ -232,6 +232,19 @@ func (db *DB) ListNames(app string, fn func(name, uuid string) error) error {
 	prefix := appPrefix(pfxName, app, false)
 	return db.scan(prefix, func(k, v []byte) error {
 		return fn(string(k[len(prefix):]), string(v))
+	})
+}
+
+// ListNamesIn is ListNames for the links under by-name/<folder>/, at any
+// depth; names are given whole ("album/x.jpg").
+func (db *DB) ListNamesIn(app, folder string, fn func(name, uuid string) error) error {
+	if err := checkApp(app); err != nil {
+		return err
+	}
+	base := appPrefix(pfxName, app, false)
+	prefix := append(append([]byte(nil), base...), folder+"/"...)
+	return db.scan(prefix, func(k, v []byte) error {
+		return fn(string(k[len(base):]), string(v))
 	})
 }
 

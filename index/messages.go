@@ -290,7 +290,7 @@ func addChatEntry(txn *badger.Txn, app, kind, id string, m *Message) error {
 	value = append(value, m.UUID...)
 	name, err := assignUnique(txn, m.Name, value,
 		func(c string) []byte { return folderKey(pfxChat, app, kind, id, c) },
-		func(clean string) []byte { return folderKey(pfxChatHint, app, kind, id, clean) })
+		func(clean string) []byte { return folderKey(pfxChatHint, app, kind, id, clean) }, nil)
 	if err != nil {
 		return err
 	}

@@ -87,24 +87,107 @@ func truncUTF8(s string, n int) string {
 	return s[:n]
 }
 
-// assignLinkName picks the first free link name for name in app, records it
-// as pointing to uuid, and returns it. Reads of the probed names join the
-// transaction's read set, so two transactions taking the same name conflict
-// and one reruns.
-func assignLinkName(txn *badger.Txn, app, name, uuid string) (string, error) {
-	return assignUnique(txn, name, []byte(uuid),
-		func(c string) []byte { return appKey(pfxName, app, c) },
-		func(clean string) []byte { return appKey(pfxHint, app, clean) })
+// assignLinkName picks the first free link name for name in folder of app
+// (see cleanFolder), records it as pointing to uuid, and returns its path
+// in by-name/. Reads of the probed names join the transaction's read set,
+// so two transactions taking the same name conflict and one reruns.
+//
+// The collision rule applies per folder: "a/x.jpg" and "b/x.jpg" are both
+// free. A file never takes the name of a folder beside it, and a folder
+// component that is a file's link beside it gets the " (N)" suffix too
+// ("album" taken by a file → "album (2)/x.jpg").
+func assignLinkName(txn *badger.Txn, app, folder, name, uuid string) (string, error) {
+	dir, err := placeFolder(txn, app, cleanFolder(folder))
+	if err != nil {
+		return "", err
+	}
+	c, err := assignUnique(txn, name, []byte(uuid),
+		func(c string) []byte { return appKey(pfxName, app, dir+c) },
+		func(clean string) []byte { return appKey(pfxHint, app, dir+clean) },
+		func(c string) (bool, error) {
+			// Reading the folder's mark makes this transaction conflict
+			// with one placing a folder c (the prefix scan alone would not
+			// when the folder is new).
+			if _, err := txn.Get(folderMark(app, dir+c)); err != nil && !errors.Is(err, badger.ErrKeyNotFound) {
+				return false, err
+			}
+			return hasPrefix(txn, appKey(pfxName, app, dir+c+"/"))
+		})
+	return dir + c, err
+}
+
+// cleanFolder makes folder a '/'-separated path of valid components:
+// empty and "." components are dropped, every other one is cleaned and cut
+// as a name is ("..", "." can then never be one), so a link path never
+// leaves by-name/.
+func cleanFolder(folder string) string {
+	var parts []string
+	for _, c := range strings.Split(folder, "/") {
+		if c == "" || c == "." {
+			continue
+		}
+		parts = append(parts, truncUTF8(cleanName(c), maxName))
+	}
+	return strings.Join(parts, "/")
+}
+
+// placeFolder returns the by-name/ path prefix ("" or "a/b/") for a clean
+// folder, each component renamed " (N)" while a file's link holds it.
+func placeFolder(txn *badger.Txn, app, folder string) (string, error) {
+	if folder == "" {
+		return "", nil
+	}
+	dir := ""
+	for _, c := range strings.Split(folder, "/") {
+		for n := 1; ; n++ {
+			cand := candidate(c, "", n)
+			_, err := txn.Get(appKey(pfxName, app, dir+cand))
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				if err := txn.Set(folderMark(app, dir+cand), nil); err != nil {
+					return "", err
+				}
+				dir += cand + "/"
+				break
+			}
+			if err != nil {
+				return "", err
+			}
+		}
+	}
+	return dir, nil
+}
+
+// folderMark keys the mark a folder of by-name/ leaves among the hints
+// (a hint's name never ends in '/'). Placing a folder writes it and a file
+// taking a name reads it, so the two conflict and one reruns; the folder
+// itself exists while links are in it, whatever the mark.
+func folderMark(app, folder string) []byte { return appKey(pfxHint, app, folder+"/") }
+
+// hasPrefix reports whether any key starts with prefix.
+func hasPrefix(txn *badger.Txn, prefix []byte) (bool, error) {
+	opts := badger.DefaultIteratorOptions
+	opts.PrefetchValues = false
+	opts.Prefix = prefix
+	it := txn.NewIterator(opts)
+	defer it.Close()
+	it.Seek(prefix)
+	return it.ValidForPrefix(prefix), nil
 }
 
 // assignUnique is assignLinkName for any folder of unique names: nameKey
 // keys a candidate name (set to value when free), hintKeyOf the hint of a
-// cleaned name.
-func assignUnique(txn *badger.Txn, name string, value []byte, nameKey, hintKeyOf func(string) []byte) (string, error) {
+// cleaned name; busy, when not nil, reports a candidate taken otherwise
+// (a folder of that name).
+func assignUnique(txn *badger.Txn, name string, value []byte, nameKey, hintKeyOf func(string) []byte, busy func(string) (bool, error)) (string, error) {
 	clean := cleanName(name)
 	stem, ext := splitExt(clean)
 	try := func(n int) (string, bool, error) {
 		c := candidate(stem, ext, n)
+		if busy != nil {
+			if b, err := busy(c); b || err != nil {
+				return "", false, err
+			}
+		}
 		_, err := txn.Get(nameKey(c))
 		switch {
 		case errors.Is(err, badger.ErrKeyNotFound):

@@ -39,6 +39,7 @@ type logLine struct {
 	App         string    `json:"app"`
 	UUID        string    `json:"uuid"`
 	Name        string    `json:"name,omitempty"`
+	Folder      string    `json:"folder,omitempty"`
 	Size        int64     `json:"size"`
 	URL         string    `json:"url,omitempty"`
 	ShareSecret string    `json:"share_secret,omitempty"`
@@ -59,13 +60,13 @@ const (
 )
 
 func putLine(f File, now time.Time) logLine {
-	return logLine{Op: opPut, App: f.App, UUID: f.UUID, Name: f.Name, Size: f.Size, URL: f.URL,
+	return logLine{Op: opPut, App: f.App, UUID: f.UUID, Name: f.Name, Folder: f.Folder, Size: f.Size, URL: f.URL,
 		ShareSecret: f.ShareSecret, MIME: f.MIME, Uploaded: f.Uploaded, Expires: f.Expires,
 		Forever: f.Forever, HasThumb: f.HasThumb, ThumbUUID: f.ThumbUUID, ThumbSecret: f.ThumbSecret, Msg: f.Msg, Logged: now}
 }
 
 func (l logLine) file() File {
-	return File{App: l.App, UUID: l.UUID, Name: l.Name, Size: l.Size, URL: l.URL,
+	return File{App: l.App, UUID: l.UUID, Name: l.Name, Folder: l.Folder, Size: l.Size, URL: l.URL,
 		ShareSecret: l.ShareSecret, MIME: l.MIME, Uploaded: l.Uploaded, Expires: l.Expires,
 		Forever: l.Forever, HasThumb: l.HasThumb, ThumbUUID: l.ThumbUUID, ThumbSecret: l.ThumbSecret, Msg: l.Msg}
 }

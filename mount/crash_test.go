@@ -145,6 +145,7 @@ func TestKill9WithQueuedUploads(t *testing.T) {
 		if i%3 == 0 {
 			require.NoError(t, os.MkdirAll(filepath.Join(mnt, appID, "upload", "sub"), 0o755))
 			p = filepath.Join(mnt, appID, "upload", "sub", name)
+			name = "sub/" + name // by-name/ keeps the folder
 		}
 		require.NoError(t, os.WriteFile(p, data, 0o644)) // close returned: durable
 		want[name] = data

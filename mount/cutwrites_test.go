@@ -200,7 +200,7 @@ func TestCloseAfterFolderRenamed(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.Rename(h.path("upload", "d"), h.path("upload", "e")))
 	require.NoError(t, f.Close())
-	uuid := h.waitUploaded("moved.txt")
+	uuid := h.waitUploaded("e/moved.txt") // the folder at upload time counts
 	got, err := os.ReadFile(h.path("files", uuid))
 	require.NoError(t, err)
 	assert.Equal(t, "moved while open", string(got))

@@ -160,8 +160,8 @@ func TestTempNamesNeverUploadThroughFUSE(t *testing.T) {
 }
 
 // TestFoldersInUpload: mkdir works (private mode), a dragged folder's files
-// are uploaded under their own names, the emptied folders stay until
-// removed, and rmdir removes them.
+// are uploaded under their own names and keep their folders in by-name/,
+// the emptied folders stay until removed, and rmdir removes them.
 func TestFoldersInUpload(t *testing.T) {
 	svc := newService(t, emulator.Options{})
 	h := newHarness(t, svc, "")
@@ -171,8 +171,8 @@ func TestFoldersInUpload(t *testing.T) {
 	assert.Equal(t, os.FileMode(0o700), st.Mode().Perm(), "group and other bits dropped")
 	require.NoError(t, os.WriteFile(h.path("upload", "album", "a.txt"), []byte("a"), 0o644))
 	require.NoError(t, os.WriteFile(h.path("upload", "album", "sub", "b.txt"), []byte("b"), 0o644))
-	h.waitUploaded("a.txt")
-	h.waitUploaded("b.txt")
+	h.waitUploaded("album/a.txt")
+	h.waitUploaded("album/sub/b.txt")
 	eventually(t, 5*time.Second, "the files to leave upload/", func() bool {
 		return len(readdirnames(t, h.path("upload", "album", "sub"))) == 0
 	})
@@ -201,7 +201,8 @@ func TestRenameFolderWithQueuedFiles(t *testing.T) {
 	assert.Zero(t, svc.emu.Stats().Uploads)
 	require.NoError(t, os.Rename(h.path("upload", ".incoming"), h.path("upload", "incoming")))
 	require.NoError(t, os.Rename(h.path("upload", "draft"), h.path("upload", "final")))
-	for name, want := range map[string]string{"one.txt": "one", "two.txt": "two", "three.txt": "three"} {
+	// by-name/ shows the folders as they were named when the files left.
+	for name, want := range map[string]string{"incoming/one.txt": "one", "incoming/deep/two.txt": "two", "final/three.txt": "three"} {
 		uuid := h.waitUploaded(name)
 		got, err := os.ReadFile(h.path("files", uuid))
 		require.NoError(t, err)
