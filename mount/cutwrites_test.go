@@ -410,10 +410,45 @@ func TestLongestPathsInUpload(t *testing.T) {
 	p = filepath.Join(p, name)
 	require.Len(t, p, pathMax-1)
 	require.NoError(t, os.WriteFile(p, []byte("deep"), 0o600))
-	uuid := h.waitUploaded(name)
-	got, err := os.ReadFile(h.path("files", uuid))
+	// by-name/ keeps the folders, so the link's path is one byte longer
+	// than PATH_MAX ("by-name" against "upload"): reach it a folder at a
+	// time, as a file manager walking into it does.
+	rel, err := filepath.Rel(h.path("upload"), p)
+	require.NoError(t, err)
+	var target string
+	eventually(t, 15*time.Second, "upload of "+name, func() bool {
+		target, err = readlinkWalking(h.path("by-name"), rel)
+		return err == nil
+	})
+	got, err := os.ReadFile(h.path("files", filepath.Base(target)))
 	require.NoError(t, err)
 	assert.Equal(t, "deep", string(got))
+}
+
+// readlinkWalking reads the link at rel below dir by opening one folder
+// at a time, so that no path handed to the kernel is longer than a
+// component.
+func readlinkWalking(dir, rel string) (string, error) {
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", err
+	}
+	parts := strings.Split(rel, "/")
+	for _, part := range parts[:len(parts)-1] {
+		next, err := unix.Openat(fd, part, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		unix.Close(fd)
+		if err != nil {
+			return "", err
+		}
+		fd = next
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, 8192)
+	n, err := unix.Readlinkat(fd, parts[len(parts)-1], buf)
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
 }
 
 // A writer cut by another program filling the disk past both reserves:
