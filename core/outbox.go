@@ -487,13 +487,14 @@ func (o *Outbox) State(rel string) (state UploadState, reason string, ok bool) {
 	}
 	o.mu.Lock()
 	pending := o.pendingLocked(rel)
-	writer := o.hasWriterLocked(rel)
 	o.mu.Unlock()
 	u, err := o.app.opts.Index.GetUpload(o.queue, rel)
 	switch {
-	case err == nil && u.State == index.Failed && !writer:
+	case err == nil && u.State == index.Failed:
 		// Failed for good (cut, too large, refused): settling does not
-		// change that, only a change or a touch does.
+		// change that, only a change or a touch does. A writer still open
+		// (its RELEASE follows close asynchronously) has not changed the
+		// file since: its first change drops this entry (Modify).
 		return StateFailed, u.Error, true
 	case err == nil && !pending && u.Uploaded != nil && u.State == index.Uploading:
 		return StateSending, u.Error, true
