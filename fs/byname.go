@@ -24,6 +24,7 @@ type byNameDir struct {
 	path    string   // its absolute path, for the desktop's thumbnails
 	folder  string   // its path in by-name/ ("album/2024"); "" for by-name/
 	cache   dirCache // when the kernel may keep the listing
+	kept    keptListing[byNameItem]
 	inv     *invalidator
 	files   *filesDir
 }
@@ -102,14 +103,13 @@ var _ = (gofs.NodeOpendirHandler)((*byNameDir)(nil))
 func (d *byNameDir) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
 	l := &listing[byNameItem]{
 		dir:     d,
+		kept:    &d.kept,
 		changes: d.app.Changes,
 		lasting: func(it byNameItem) bool { return it.dir != "" || !it.file.Expired() },
 		load: func(ctx context.Context) ([]byNameItem, syscall.Errno) {
 			var list []byNameItem
-			var files []core.File
 			err := d.app.ListFolder(d.folder, func(f core.File) error {
 				list = append(list, byNameItem{file: f})
-				files = append(files, f)
 				return nil
 			}, func(name string) error {
 				list = append(list, byNameItem{dir: name})
@@ -118,8 +118,16 @@ func (d *byNameDir) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileH
 			if err != nil {
 				return nil, errno(d.log, "readdir", err)
 			}
-			offerLinks(d.app, d.path, files)
 			return list, 0
+		},
+		shown: func(list []byNameItem) {
+			var files []core.File
+			for _, it := range list {
+				if it.dir == "" {
+					files = append(files, it.file)
+				}
+			}
+			offerLinks(d.app, d.path, files)
 		},
 		dirent: func(it byNameItem) fuse.DirEntry {
 			if it.dir != "" {

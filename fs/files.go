@@ -24,6 +24,7 @@ type filesDir struct {
 	passthrough bool     // offer FUSE passthrough for fully cached files
 	path        string   // its absolute path, for the desktop's thumbnails
 	cache       dirCache // when the kernel may keep the listing
+	kept        keptListing[core.Entry]
 	inv         *invalidator
 	byName      *byNameDir
 }
@@ -64,6 +65,7 @@ var _ = (gofs.NodeOpendirHandler)((*filesDir)(nil))
 func (d *filesDir) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
 	l := &listing[core.Entry]{
 		dir:     d,
+		kept:    &d.kept,
 		changes: d.app.Changes,
 		lasting: func(e core.Entry) bool { return !e.File().Expired() },
 		load: func(ctx context.Context) ([]core.Entry, syscall.Errno) {
@@ -75,9 +77,9 @@ func (d *filesDir) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHa
 			if err != nil {
 				return nil, errno(d.log, "readdir", err)
 			}
-			offerFiles(d.app, d.path, list)
 			return list, 0
 		},
+		shown: func(list []core.Entry) { offerFiles(d.app, d.path, list) },
 		dirent: func(e core.Entry) fuse.DirEntry {
 			return fuse.DirEntry{Name: e.Name(), Ino: e.Ino(), Mode: syscall.S_IFREG}
 		},

@@ -19,9 +19,16 @@ type listing[T any] struct {
 	// read only
 	dir   gofs.NodeLookuper
 	cache *dirCache // nil: the kernel does not keep this listing
-	// changes is App.Changes, read before each load when cache is set.
+	// kept is the directory's last listing, reused while the index has not
+	// changed; nil: every listing reads the index.
+	kept *keptListing[T]
+	// changes is App.Changes, read before each load when cache or kept is
+	// set.
 	changes func() uint64
 	load    func(ctx context.Context) ([]T, syscall.Errno)
+	// shown, if set, is called with every listing read, whether loaded or
+	// kept (the desktop's thumbnails).
+	shown func([]T)
 	// lasting reports whether an item stays listed until the index
 	// changes; nil: all do.
 	lasting func(T) bool
@@ -42,16 +49,27 @@ func (l *listing[T]) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Er
 	defer l.mu.Unlock()
 	if !l.loaded {
 		var gen uint64
-		if l.cache != nil {
+		if l.cache != nil || l.kept != nil {
 			gen = l.changes()
 		}
-		items, errno := l.load(ctx)
-		if errno != 0 {
-			return nil, errno
+		items, ok := l.kept.get(gen)
+		volatile := false
+		if !ok {
+			var errno syscall.Errno
+			if items, errno = l.load(ctx); errno != 0 {
+				return nil, errno
+			}
+			volatile = l.volatile(items)
+			if !volatile {
+				l.kept.put(gen, items)
+			}
+		}
+		if l.shown != nil {
+			l.shown(items)
 		}
 		l.items, l.names, l.loaded = items, make([]string, len(items)), true
 		if l.cache != nil {
-			l.cache.filled(gen, l.volatile(items))
+			l.cache.filled(gen, volatile)
 		}
 	}
 	if l.pos >= len(l.items) {
@@ -118,6 +136,50 @@ func (l *listing[T]) Releasedir(ctx context.Context, releaseFlags uint32) {
 	if l.cache != nil {
 		l.cache.release()
 	}
+}
+
+// keptListing is a directory's last listing, kept in chatfs's memory
+// while the index's change count (App.Changes) stays where it was when the
+// listing was read: a listing after the kernel dropped its caches (or
+// forgot the directory's pages) is then served without reading and
+// decoding every record again. Only listings with nothing volatile in them
+// (see listing.lasting) are kept. The items are shared by the handles that
+// read them and never changed. The zero value is empty; a nil
+// *keptListing keeps nothing. Safe for concurrent use.
+type keptListing[T any] struct {
+	mu    sync.Mutex
+	ok    bool   // items is a listing. GUARDED_BY(mu)
+	gen   uint64 // App.Changes before items were read. GUARDED_BY(mu)
+	items []T    // GUARDED_BY(mu)
+}
+
+// get returns the kept listing if it was read when App.Changes was gen;
+// an older one it lets go of.
+func (k *keptListing[T]) get(gen uint64) ([]T, bool) {
+	if k == nil {
+		return nil, false
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.ok && k.gen == gen {
+		return k.items, true
+	}
+	k.ok, k.items = false, nil
+	return nil, false
+}
+
+// put keeps items, read when App.Changes was gen, unless a listing read
+// later is kept already.
+func (k *keptListing[T]) put(gen uint64, items []T) {
+	if k == nil {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.ok && k.gen > gen {
+		return
+	}
+	k.ok, k.gen, k.items = true, gen, items
 }
 
 // dirCache decides when the kernel may keep a directory's listing in its

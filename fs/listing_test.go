@@ -1,10 +1,15 @@
 package fs
 
 import (
+	"context"
+	"slices"
+	"strconv"
+	"syscall"
 	"testing"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // dirCache lets the kernel keep a listing only while nothing it may hold
@@ -70,4 +75,72 @@ func TestDirCacheWaitsForOldFillers(t *testing.T) {
 	assert.Equal(t, uint32(keep), flags, "clean: fill")
 	assert.True(t, fills)
 	c.release()
+}
+
+// A directory's listing is read from the index once while the index does
+// not change, however often it is opened (after the kernel dropped its
+// caches, say); a change, or a listing holding something volatile, makes
+// the next one read the index again. Every listing is shown, kept or not.
+func TestKeptListingIsReadOnceWhileTheIndexStays(t *testing.T) {
+	t.Parallel()
+	var (
+		kept     keptListing[int]
+		gen      uint64 = 1
+		loads    int
+		shown    int
+		contents = []int{1, 2, 3}
+	)
+	list := func() []int {
+		l := &listing[int]{
+			kept:    &kept,
+			changes: func() uint64 { return gen },
+			lasting: func(i int) bool { return i >= 0 },
+			load: func(context.Context) ([]int, syscall.Errno) {
+				loads++
+				return slices.Clone(contents), 0
+			},
+			shown:  func([]int) { shown++ },
+			dirent: func(i int) fuse.DirEntry { return fuse.DirEntry{Name: strconv.Itoa(i)} },
+		}
+		var got []int
+		for {
+			de, errno := l.Readdirent(context.Background())
+			require.Zero(t, errno)
+			if de == nil {
+				break
+			}
+			n, err := strconv.Atoi(de.Name)
+			require.NoError(t, err)
+			got = append(got, n)
+		}
+		l.Releasedir(context.Background(), 0)
+		return got
+	}
+
+	assert.Equal(t, []int{1, 2, 3}, list())
+	assert.Equal(t, []int{1, 2, 3}, list())
+	assert.Equal(t, 1, loads, "the index unchanged: the kept listing")
+
+	gen, contents = 2, []int{1, 2, 3, 4}
+	assert.Equal(t, []int{1, 2, 3, 4}, list(), "the index changed: read again")
+	assert.Equal(t, 2, loads)
+	assert.Equal(t, []int{1, 2, 3, 4}, list())
+	assert.Equal(t, 2, loads)
+
+	gen, contents = 3, []int{1, -1}
+	assert.Equal(t, []int{1, -1}, list())
+	assert.Equal(t, []int{1, -1}, list(), "a volatile listing is never kept")
+	assert.Equal(t, 4, loads)
+	assert.Equal(t, 6, shown, "every listing is shown")
+
+	// A listing read before a later one was kept does not replace it.
+	kept.put(5, []int{5})
+	kept.put(4, []int{4})
+	got, ok := kept.get(5)
+	assert.True(t, ok)
+	assert.Equal(t, []int{5}, got)
+	_, ok = kept.get(6)
+	assert.False(t, ok, "an older listing is let go")
+	_, ok = kept.get(5)
+	assert.False(t, ok)
 }
