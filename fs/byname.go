@@ -120,15 +120,7 @@ func (d *byNameDir) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileH
 			}
 			return list, 0
 		},
-		shown: func(list []byNameItem) {
-			var files []core.File
-			for _, it := range list {
-				if it.dir == "" {
-					files = append(files, it.file)
-				}
-			}
-			offerLinks(d.app, d.path, files)
-		},
+		shown: func(list []byNameItem) { offerLinks(d.app, d.path, list) },
 		dirent: func(it byNameItem) fuse.DirEntry {
 			if it.dir != "" {
 				return fuse.DirEntry{Name: it.dir, Ino: d.app.NameFolderIno(d.full(it.dir)), Mode: syscall.S_IFDIR}

@@ -22,16 +22,19 @@ func offerFiles(app *core.App, dir string, list []core.Entry) {
 	app.OfferThumbnails(items)
 }
 
-// offerLinks offers a listing of by-name/ (or any folder of links to
-// files/) at dir: a file manager shows each link under its own path.
-func offerLinks(app *core.App, dir string, list []core.File) {
+// offerLinks offers a listing of by-name/ (or a folder in it; its folders
+// are skipped) at dir: a file manager shows each link under its own path.
+func offerLinks(app *core.App, dir string, list []byNameItem) {
 	if !app.DesktopThumbnails() {
 		return
 	}
 	var items []core.Shown
-	for _, f := range list {
-		if e := f.Entry(); e.HasThumbnail() {
-			items = append(items, core.Shown{Path: dir + "/" + path.Base(f.LinkName()), Entry: e})
+	for _, it := range list {
+		if it.dir != "" {
+			continue
+		}
+		if e := it.file.Entry(); e.HasThumbnail() {
+			items = append(items, core.Shown{Path: dir + "/" + path.Base(it.file.LinkName()), Entry: e})
 		}
 	}
 	app.OfferThumbnails(items)
