@@ -60,7 +60,7 @@ func (l *listing[T]) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Er
 				return nil, errno
 			}
 			volatile = l.volatile(items)
-			if !volatile {
+			if !volatile && len(items) <= keptMax {
 				l.kept.put(gen, items)
 			}
 		}
@@ -138,14 +138,21 @@ func (l *listing[T]) Releasedir(ctx context.Context, releaseFlags uint32) {
 	}
 }
 
+// keptMax bounds the listings kept (keptListing): a kept entry of files/
+// or by-name/ costs about 550 bytes of memory (its record, decoded), so a
+// directory keeps at most about 11 MiB; a larger one is read from the index
+// each time, as before.
+const keptMax = 20_000
+
 // keptListing is a directory's last listing, kept in chatfs's memory
 // while the index's change count (App.Changes) stays where it was when the
 // listing was read: a listing after the kernel dropped its caches (or
 // forgot the directory's pages) is then served without reading and
 // decoding every record again. Only listings with nothing volatile in them
-// (see listing.lasting) are kept. The items are shared by the handles that
-// read them and never changed. The zero value is empty; a nil
-// *keptListing keeps nothing. Safe for concurrent use.
+// (see listing.lasting) and of at most keptMax items are kept. The items
+// are shared by the handles that read them and never changed. The zero
+// value is empty; a nil *keptListing keeps nothing. Safe for concurrent
+// use.
 type keptListing[T any] struct {
 	mu    sync.Mutex
 	ok    bool   // items is a listing. GUARDED_BY(mu)

@@ -133,6 +133,11 @@ func TestKeptListingIsReadOnceWhileTheIndexStays(t *testing.T) {
 	assert.Equal(t, 4, loads)
 	assert.Equal(t, 6, shown, "every listing is shown")
 
+	gen, contents = 4, make([]int, keptMax+1)
+	list()
+	list()
+	assert.Equal(t, 6, loads, "a listing over keptMax is never kept")
+
 	// A listing read before a later one was kept does not replace it.
 	kept.put(5, []int{5})
 	kept.put(4, []int{4})
