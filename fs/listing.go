@@ -161,7 +161,8 @@ type keptListing[T any] struct {
 }
 
 // get returns the kept listing if it was read when App.Changes was gen;
-// an older one it lets go of.
+// one older than gen it lets go of (a handle opened before a newer
+// listing was kept leaves that one in place).
 func (k *keptListing[T]) get(gen uint64) ([]T, bool) {
 	if k == nil {
 		return nil, false
@@ -171,7 +172,9 @@ func (k *keptListing[T]) get(gen uint64) ([]T, bool) {
 	if k.ok && k.gen == gen {
 		return k.items, true
 	}
-	k.ok, k.items = false, nil
+	if k.gen < gen {
+		k.ok, k.items = false, nil
+	}
 	return nil, false
 }
 

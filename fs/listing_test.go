@@ -138,12 +138,37 @@ func TestKeptListingIsReadOnceWhileTheIndexStays(t *testing.T) {
 	list()
 	assert.Equal(t, 6, loads, "a listing over keptMax is never kept")
 
+	// The index changed while a listing was read: it is kept under the
+	// count from before, so the next listing reads the index again.
+	gen, contents = 10, []int{7}
+	l := &listing[int]{kept: &kept, changes: func() uint64 { return gen },
+		load:   func(context.Context) ([]int, syscall.Errno) { loads++; gen++; return []int{7}, 0 },
+		dirent: func(i int) fuse.DirEntry { return fuse.DirEntry{Name: strconv.Itoa(i)} }}
+	_, errno := l.Readdirent(context.Background())
+	require.Zero(t, errno)
+	l.Releasedir(context.Background(), 0)
+	loadsBefore := loads
+	assert.Equal(t, []int{7}, list())
+	assert.Equal(t, loadsBefore+1, loads, "a write during the load: read again")
+
+	// A listing of exactly keptMax items is kept.
+	gen, contents = 20, make([]int, keptMax)
+	loadsBefore = loads
+	list()
+	list()
+	assert.Equal(t, loadsBefore+1, loads, "keptMax items are kept")
+	kept = keptListing[int]{} // start afresh for what follows
+
 	// A listing read before a later one was kept does not replace it.
 	kept.put(5, []int{5})
 	kept.put(4, []int{4})
 	got, ok := kept.get(5)
 	assert.True(t, ok)
 	assert.Equal(t, []int{5}, got)
+	_, ok = kept.get(4)
+	assert.False(t, ok)
+	_, ok = kept.get(5)
+	assert.True(t, ok, "a handle older than the kept listing leaves it in place")
 	_, ok = kept.get(6)
 	assert.False(t, ok, "an older listing is let go")
 	_, ok = kept.get(5)
